@@ -1,0 +1,67 @@
+"""Image intake: decode any supported image file into an RGB uint8 array, or raise InputError."""
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from runtime.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_PIXELS = 64 * 1024 * 1024
+# Transparent pixels are composited over white, the background most viewers show.
+ALPHA_BACKGROUND = (255, 255, 255)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode (palette, L, LA, RGBA, CMYK, 16-bit, float) to RGB, alpha composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, ALPHA_BACKGROUND + (255,))
+        image = Image.alpha_composite(background, image)
+    return image.convert("RGB")
+
+
+def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode image bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied."""
+    if len(data) == 0:
+        raise InputError(f"{name}: the file is empty; expected an image file")
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{name}: {len(data)} bytes is over the {MAX_FILE_BYTES}-byte file limit")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise InputError(
+                    f"{name}: {image.width}x{image.height} pixels is over the {MAX_PIXELS}-pixel limit"
+                )
+            image.seek(0)
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(to_rgb(image), dtype=np.uint8).copy()
+    except InputError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise InputError(f"{name}: image too large ({error})") from error
+    except UnidentifiedImageError as error:
+        raise InputError(f"{name}: not an image file PIL can read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{name}: damaged or truncated image ({error})") from error
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file to an (H, W, 3) uint8 RGB array; InputError if it is missing or unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return decode_image(path.read_bytes(), name=str(path))

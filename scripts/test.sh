@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: installs everything (into .venv) and runs the whole test suite.
+# .ci/run calls exactly this script. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests"
+  exit 0
+fi
+exit "$status"

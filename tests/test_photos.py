@@ -1,0 +1,90 @@
+"""The photo pool, the preparation every class gets, and the by-photo split."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from export.photos import (SPLITS_FILE, folder_photos, load_prepared, load_splits, make_splits,
+                           package_photos, photos_by_split, prepare)
+from runtime.errors import InputError
+from runtime.intake import decode_image, read_image
+
+
+def test_package_pool_has_real_photos_that_load_without_network():
+    photos = package_photos()
+    assert len(photos) >= 20
+    assert len({p.name for p in photos}) == len(photos)
+    for photo in photos[:4]:
+        image = load_prepared(photo)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def test_committed_split_is_by_photo_disjoint_and_complete():
+    splits = load_splits()
+    names = [n for split in splits.values() for n in split]
+    assert len(names) == len(set(names)), "a photo sits in two splits"
+    assert set(names) == {p.name for p in package_photos()}
+    assert all(len(splits[s]) >= 3 for s in ("train", "val", "test"))
+    grouped = photos_by_split(package_photos(), splits)
+    assert {p.name for p in grouped["test"]}.isdisjoint({p.name for p in grouped["train"]})
+    assert json.loads(SPLITS_FILE.read_text())["note"]
+
+
+def test_make_splits_is_seeded_and_disjoint():
+    names = [f"photo{i}" for i in range(20)]
+    first, again, other = make_splits(names, seed=3), make_splits(names, seed=3), make_splits(names, seed=4)
+    assert first == again and first != other
+    assert sorted(first["train"] + first["val"] + first["test"]) == sorted(names)
+    with pytest.raises(InputError, match="at least"):
+        make_splits(names[:5])
+
+
+def test_split_that_misses_a_photo_is_refused():
+    photos = package_photos()
+    splits = load_splits()
+    splits["train"] = splits["train"][1:]
+    with pytest.raises(InputError, match="missing"):
+        photos_by_split(photos, splits)
+
+
+def _block_grid_ratio(image: np.ndarray, period: int) -> float:
+    """Mean step across the lines of a `period` grid over the mean step elsewhere (1 = no grid)."""
+    gray = image.astype(float).mean(axis=2)
+    ratios = []
+    for steps in (np.abs(np.diff(gray, axis=1)).mean(axis=0), np.abs(np.diff(gray, axis=0)).mean(axis=1)):
+        off_grid = np.mean([steps[k::period].mean() for k in range(period - 1)])
+        ratios.append(steps[period - 1 :: period].mean() / off_grid)
+    return max(ratios)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee"])
+def test_preparation_wipes_the_jpeg_block_grid(name):
+    # The format shortcut: a JPEG's 8x8 block grid. The anti-aliased 2x downscale every class
+    # gets brings it back to the level of the lossless original.
+    photo = {p.name: p for p in package_photos()}[name]
+    buffer = io.BytesIO()
+    Image.fromarray(read_image(photo.path)).save(buffer, "JPEG", quality=75)
+    jpeg = decode_image(buffer.getvalue())
+    assert _block_grid_ratio(jpeg, 8) > 1.1
+    prepared = prepare(jpeg)
+    assert prepared.shape[:2] == (round(jpeg.shape[0] / 2), round(jpeg.shape[1] / 2))
+    assert abs(_block_grid_ratio(prepared, 4) - 1.0) < 0.05
+
+
+def test_prepare_scale_one_is_identity_and_bad_arrays_are_refused():
+    image = np.zeros((5, 7, 3), np.uint8)
+    assert np.array_equal(prepare(image, 1.0), image)
+    with pytest.raises(InputError, match="uint8"):
+        prepare(np.zeros((5, 7), np.float32))
+
+
+def test_user_folder_pool(tmp_path, odd_images):
+    photos = folder_photos(odd_images)
+    assert [p.name for p in photos] == ["gray_70x45", "rgb_97x131", "rgba_51x33"]
+    with pytest.raises(InputError, match="no such folder"):
+        folder_photos(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no image files"):
+        folder_photos(tmp_path / "empty")
