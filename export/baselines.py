@@ -1,0 +1,116 @@
+"""Baselines run on the same tiles as our model, each as a small fit/predict class.
+
+- dct-linear: log-magnitude 2-D DCT of the grey tile + a linear classifier (Frank et al. 2020).
+- noise-correlation: per-source fingerprint = the average noise residual (tile minus its median
+  filter) of aligned training tiles; a tile goes to the source whose fingerprint correlates best
+  with its own residual (Marra et al. 2019).
+- pixel-cnn: a CNN on raw pixels (Yu et al. 2019 style).
+All consume uint8 tiles (N, 3, S, S) as stored in a TileSet and return class probabilities."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+
+def _gray(x_uint8: torch.Tensor) -> np.ndarray:
+    return x_uint8.float().mean(dim=1).numpy() / 255.0
+
+
+class DctLinear:
+    name = "dct-linear"
+
+    def __init__(self, seed: int = 0, max_train: int = 12000):
+        self.seed, self.max_train = seed, max_train
+
+    @staticmethod
+    def features(x_uint8: torch.Tensor) -> np.ndarray:
+        from scipy.fft import dctn
+
+        spectrum = dctn(_gray(x_uint8), axes=(1, 2), norm="ortho")
+        return np.log(np.abs(spectrum) + 1e-6).reshape(len(x_uint8), -1).astype(np.float32)
+
+    def fit(self, x_uint8: torch.Tensor, labels: np.ndarray) -> "DctLinear":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        rng = np.random.default_rng(self.seed)
+        keep = rng.permutation(len(labels))[: self.max_train]
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.05))
+        self.model.fit(self.features(x_uint8[keep]), labels[keep])
+        return self
+
+    def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
+        return self.model.predict_proba(self.features(x_uint8))
+
+
+class NoiseCorrelation:
+    name = "noise-correlation"
+
+    @staticmethod
+    def residuals(x_uint8: torch.Tensor) -> np.ndarray:
+        from scipy.ndimage import median_filter
+
+        gray = _gray(x_uint8)
+        return gray - median_filter(gray, size=(1, 3, 3), mode="reflect")
+
+    def fit(self, x_uint8: torch.Tensor, labels: np.ndarray) -> "NoiseCorrelation":
+        residual = self.residuals(x_uint8)
+        self.classes = np.unique(labels)
+        prints = np.stack([residual[labels == k].mean(0) for k in self.classes])
+        self.fingerprints = self._normalize(prints.reshape(len(self.classes), -1))
+        return self
+
+    @staticmethod
+    def _normalize(v: np.ndarray) -> np.ndarray:
+        v = v - v.mean(axis=1, keepdims=True)
+        return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+
+    def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
+        residual = self._normalize(self.residuals(x_uint8).reshape(len(x_uint8), -1))
+        correlation = residual @ self.fingerprints.T
+        scores = np.exp((correlation - correlation.max(1, keepdims=True)) * 50.0)
+        return scores / scores.sum(1, keepdims=True)
+
+
+class PixelCNN(nn.Module):
+    name = "pixel-cnn"
+
+    def __init__(self, num_classes: int, width: int = 32):
+        super().__init__()
+        from export.model import Branch
+
+        self.body = Branch(3, width, 64, downsamples=3)
+        self.head = nn.Linear(64, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+    def fit(self, x_uint8: torch.Tensor, labels: np.ndarray, steps: int = 1500, batch: int = 64,
+            seed: int = 0) -> "PixelCNN":
+        from tqdm import tqdm
+
+        torch.manual_seed(seed)
+        targets = torch.as_tensor(labels)
+        optimizer = torch.optim.AdamW(self.parameters(), lr=2e-3, weight_decay=1e-4)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        generator = torch.Generator().manual_seed(seed)
+        self.train()
+        for _ in tqdm(range(steps), desc="pixel-cnn", leave=False):
+            index = torch.randint(len(targets), (batch,), generator=generator)
+            loss = nn.functional.cross_entropy(self(x_uint8[index].float() / 127.5 - 1), targets[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        return self.eval()
+
+    @torch.no_grad()
+    def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
+        probs = [torch.softmax(self(x_uint8[i : i + 256].float() / 127.5 - 1), 1) for i in range(0, len(x_uint8), 256)]
+        return torch.cat(probs).numpy()

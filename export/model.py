@@ -1,0 +1,152 @@
+"""The causal-fingerprint model: multi-space residual encoder -> (f, c), fusion heads, VAE decoder.
+
+    x, x_hat = image and its reconstruction R(x), (N, 3, S, S) in [-1, 1]
+    z, z_hat = E(x), E(x_hat): reconstructor latents, (N, Cz, S/d, S/d)
+
+Spaces (one encoder branch each): pixel residual r = x - x_hat; log spectrum of r; latent drift
+z - z_hat; the noise residual of x through a fixed high-pass filter bank (the one space that does
+not depend on the reconstructor, so a trace the reconstructor happens to reproduce is still seen).
+
+Outputs: the causal fingerprint f (VAE posterior mean and log-variance), the content/style code
+c, per-space source logits and fused logits on f. The decoder G(f, c) reconstructs r.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from export.projections import FilterBank, LogSpectrum
+
+SPACES = ("pixel", "spectrum", "latent", "filterbank")
+
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture settings; saved in the checkpoint and the manifest."""
+
+    tile: int = 64
+    num_classes: int = 10
+    latent_channels: int = 4
+    latent_downsample: int = 4
+    width: int = 32
+    branch_dim: int = 64
+    fingerprint_dim: int = 32
+    content_dim: int = 32
+    residual_scale: float = 8.0  # residuals are ~0.05 in [-1, 1] units; bring them near unit scale
+    spaces: tuple[str, ...] = SPACES
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Branch(nn.Module):
+    """A small CNN from one projection to a feature vector. `positional` keeps where things are
+    (a flattened 4x4 map: spectral peaks carry meaning by position); otherwise mean+std pooled."""
+
+    def __init__(self, cin: int, width: int, out_dim: int, downsamples: int, positional: bool = False):
+        super().__init__()
+        # One cheap full-resolution layer sees single-pixel periodic traces; the rest is strided.
+        layers = [_conv(cin, width // 2)]
+        channels = width // 2
+        for step in range(downsamples):
+            out = width * 2 ** min(step, 1)
+            layers.append(_conv(channels, out, stride=2))
+            channels = out
+        self.body = nn.Sequential(*layers)
+        self.positional = positional
+        self.pool = nn.AdaptiveAvgPool2d(4) if positional else None
+        self.out = nn.Linear(channels * 16 if positional else channels * 2, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)
+        if self.positional:
+            h = self.pool(h).flatten(1)
+        else:
+            h = torch.cat([h.mean(dim=(2, 3)), h.flatten(2).std(dim=2)], dim=1)
+        return torch.relu(self.out(h))
+
+
+class ResidualDecoder(nn.Module):
+    """G(f, c) -> residual (N, 3, S, S), in the same scaled units as the pixel projection."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.start = config.tile // 8
+        width = config.width * 2
+        self.project = nn.Linear(config.fingerprint_dim + config.content_dim, width * self.start**2)
+        self.width = width
+        self.body = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), _conv(width, config.width),
+            nn.Upsample(scale_factor=2, mode="nearest"), _conv(config.width, config.width // 2),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(config.width // 2, 3, 3, padding=1),
+        )
+
+    def forward(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.project(torch.cat([f, c], dim=1)).view(-1, self.width, self.start, self.start)
+        return self.body(h)
+
+
+class CausalFingerprintModel(nn.Module):
+    """Residual encoder + fusion heads + VAE decoder. See the module docstring for the contract."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        w, d = config.width, config.branch_dim
+        self.filterbank = FilterBank()
+        self.spectrum = LogSpectrum(config.tile)
+        makers = {
+            "pixel": lambda: Branch(3, w, d, downsamples=3),
+            "spectrum": lambda: Branch(3, w, d, downsamples=3, positional=True),
+            "latent": lambda: Branch(config.latent_channels, w, d, downsamples=1),
+            "filterbank": lambda: Branch(self.filterbank.channels, w, d, downsamples=3),
+        }
+        self.branches = nn.ModuleDict({s: makers[s]() for s in config.spaces})
+        self.space_heads = nn.ModuleDict({s: nn.Linear(d, config.num_classes) for s in config.spaces})
+        fused = d * len(config.spaces)
+        self.trunk = nn.Sequential(nn.Linear(fused, 128), nn.ReLU(inplace=True))
+        self.fingerprint = nn.Linear(128, 2 * config.fingerprint_dim)
+        self.content = nn.Linear(fused, config.content_dim)
+        self.head = nn.Linear(config.fingerprint_dim, config.num_classes)
+        self.decoder = ResidualDecoder(config)
+
+    def projections(self, x, x_hat, z, z_hat) -> dict[str, torch.Tensor]:
+        """The four spaces, scaled to roughly unit variance."""
+        scale = self.config.residual_scale
+        r = (x - x_hat) * scale
+        makers = {
+            "pixel": lambda: r,
+            "spectrum": lambda: self.spectrum(r) - 2.0,
+            "latent": lambda: (z - z_hat) * scale,
+            "filterbank": lambda: self.filterbank(x) * scale,
+        }
+        spaces = {s: makers[s]() for s in self.config.spaces}
+        spaces["pixel"] = r
+        return spaces
+
+    def encode(self, x, x_hat, z, z_hat) -> dict[str, torch.Tensor]:
+        """Features of every space, f's posterior (mu, logvar), c, per-space and fused logits."""
+        spaces = self.projections(x, x_hat, z, z_hat)
+        features = {s: self.branches[s](spaces[s]) for s in self.config.spaces}
+        joined = torch.cat([features[s] for s in self.config.spaces], dim=1)
+        mu, logvar = self.fingerprint(self.trunk(joined)).chunk(2, dim=1)
+        return {
+            "mu": mu,
+            "logvar": logvar.clamp(-12, 6),
+            "content": self.content(joined),
+            "space_logits": {s: self.space_heads[s](features[s]) for s in self.config.spaces},
+            "logits": self.head(mu),
+            "residual": spaces["pixel"],
+        }
+
+    def decode(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """G(f, c): the residual in image units ([-1, 1] scale), (N, 3, S, S)."""
+        return self.decoder(f, c) / self.config.residual_scale

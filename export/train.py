@@ -1,0 +1,415 @@
+"""Train the causal-fingerprint model on a dataset built by `python -m export.zoo build`.
+
+    python -m export.zoo build --output data/zoo
+    python -m export.train --dataset data/zoo --output runs/causal            # resumes if stopped
+    python -m export.train --dataset data/zoo --output runs/ablation --ablation residual-only
+
+Phase 1 (attribution and decoupling): fused + per-space cross-entropy; supervised contrastive on
+the fingerprint f by source across contents (do(content) must not move f) and on the content code
+c by content across sources (do(source) must not move c); a gradient-reversal adversary so c
+cannot predict the source; VAE reconstruction of the residual from (f, c) + KL on f.
+Phase 2 (counterfactuals): the decoder G alone learns x_cf = x - G(f, c) + G(f_target, c) so the
+frozen attributor, reading x_cf through the real reconstructor, finds the target ("neutral": no
+generator stands out; or a named generator X), within a small pixel budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# The committed checkpoints (copied from a run's model.pt): ours and the residual-only ablation.
+PUBLISHED = Path(__file__).parent / "assets" / "causal-fingerprint.pt"
+PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run; saved in the checkpoint and the manifest."""
+
+    dataset: str = "data/zoo"
+    output: str = "runs/causal"
+    reconstructor: str = ""  # empty: the embedded one; else a folder or Hub repo id
+    tile: int = 64
+    ablation: str = "none"  # "none" or "residual-only" (pixel residual, no decoupling)
+    steps: int = 1500
+    contents_per_batch: int = 6
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    tiles_per_megapixel: float = 700.0
+    augment_draws: int = 3
+    val_stride: int = 32
+    temperature: float = 0.1
+    w_space: float = 0.5
+    w_supcon_f: float = 0.3
+    w_supcon_c: float = 0.3
+    w_adversary: float = 0.3
+    w_recon: float = 1.0
+    w_kl: float = 1e-3
+    cf_steps: int = 200
+    cf_batch: int = 24
+    cf_psnr_target: float = 38.0
+    w_cf_budget: float = 200.0
+    open_set_quantile: float = 0.95
+    seed: int = 0
+    checkpoint_every: int = 250
+    threads: int = 0  # 0: torch's default
+
+    @property
+    def decoupled(self) -> bool:
+        return self.ablation == "none"
+
+
+def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
+    """(known labels, held-out labels) of a built dataset, "real" first."""
+    build = json.loads((Path(dataset) / "build.json").read_text())
+    known = [row["name"] for row in build["zoo"] if not row["held_out"]]
+    held = [row["name"] for row in build["zoo"] if row["held_out"]]
+    return known, held
+
+
+def build_train_tiles(config: TrainConfig, reconstructor, labels):
+    """Random-phase tiles of the train photos, each photo under several random perturbations
+    (the same perturbation for every class of a photo, so content stays matched)."""
+    import numpy as np
+
+    from export.augment import random_augmentation
+    from export.data import cut_tiles, load_split_images, make_tileset, random_positions
+
+    rng = np.random.default_rng(config.seed)
+    images = load_split_images(Path(config.dataset), "train", labels)
+    parts, offset = [], 0
+    for _draw in range(config.augment_draws):
+        for photo, by_label in images.items():
+            _name, perturb = random_augmentation(rng)
+            positions = random_positions(config.tile, config.tiles_per_megapixel, rng)
+            try:
+                xs, ys, contents, photos = cut_tiles({photo: by_label}, labels, config.tile, positions,
+                                                     perturb, content_offset=offset)
+            except ValueError:
+                continue
+            offset = int(contents.max()) + 1
+            parts.append((xs, ys, contents, photos))
+    xs = np.concatenate([p[0] for p in parts])
+    ys = np.concatenate([p[1] for p in parts])
+    contents = np.concatenate([p[2] for p in parts])
+    photos = [name for p in parts for name in p[3]]
+    return make_tileset(reconstructor, xs, ys, contents, photos, labels, progress="reconstruct train tiles")
+
+
+def build_eval_tiles(config: TrainConfig, reconstructor, split: str, labels, perturb=None, stride=None):
+    """Grid tiles of a split (optionally perturbed), every class, reconstructed."""
+    from export.data import cut_tiles, grid_positions, load_split_images, make_tileset
+
+    images = load_split_images(Path(config.dataset), split, labels)
+    xs, ys, contents, photos = cut_tiles(images, labels, config.tile,
+                                         grid_positions(config.tile, stride or config.val_stride), perturb)
+    return make_tileset(reconstructor, xs, ys, contents, photos, labels)
+
+
+def load_or_build_tiles(config: TrainConfig, reconstructor, labels):
+    import torch
+
+    cache = Path(config.output) / "tiles-train.pt"
+    if cache.is_file():
+        return torch.load(cache, weights_only=False)
+    tiles = build_train_tiles(config, reconstructor, labels)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(tiles, cache)
+    return tiles
+
+
+def model_config_for(config: TrainConfig, num_classes: int, reconstructor):
+    from export.model import SPACES, ModelConfig
+
+    spaces = ("pixel",) if config.ablation == "residual-only" else SPACES
+    latent_channels = reconstructor.model.config.latent_channels
+    return ModelConfig(tile=config.tile, num_classes=num_classes, latent_channels=latent_channels,
+                       latent_downsample=reconstructor.downsample, spaces=spaces)
+
+
+def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
+    """Loss of one attribution/decoupling step, and its parts for the progress bar."""
+    import torch
+    from torch import nn
+
+    from export.losses import gaussian_kl, reverse_gradient, supervised_contrastive
+
+    out = model.encode(*batch)
+    f = out["mu"] + torch.randn_like(out["mu"]) * (0.5 * out["logvar"]).exp()
+    parts = {"ce": nn.functional.cross_entropy(model.head(f), labels)}
+    if not config.decoupled:
+        return parts["ce"], parts
+    parts["space"] = sum(nn.functional.cross_entropy(logits, labels)
+                         for logits in out["space_logits"].values()) / len(out["space_logits"])
+    parts["supcon_f"] = supervised_contrastive(out["mu"], labels, config.temperature)
+    parts["supcon_c"] = supervised_contrastive(out["content"], contents, config.temperature)
+    parts["adversary"] = nn.functional.cross_entropy(adversary(reverse_gradient(out["content"])), labels)
+    residual = model.decoder(f, out["content"])
+    parts["recon"] = nn.functional.mse_loss(residual, out["residual"])
+    parts["kl"] = gaussian_kl(out["mu"], out["logvar"])
+    total = (parts["ce"] + config.w_space * parts["space"] + config.w_supcon_f * parts["supcon_f"]
+             + config.w_supcon_c * parts["supcon_c"] + config.w_adversary * parts["adversary"]
+             + config.w_recon * parts["recon"] + config.w_kl * parts["kl"])
+    return total, parts
+
+
+def content_batches(tiles, contents_per_batch: int, generator):
+    """Endless batches of whole content groups: every class of the same tiles, so each batch
+    holds the interventions do(source) (within a group) and do(content) (across groups)."""
+    import torch
+
+    order = torch.argsort(tiles.content, stable=True)
+    groups = torch.unique_consecutive(tiles.content[order], return_counts=True)[1]
+    starts = torch.cumsum(groups, 0) - groups
+    while True:
+        chosen = torch.randperm(len(groups), generator=generator)[:contents_per_batch]
+        yield torch.cat([order[starts[g] : starts[g] + groups[g]] for g in chosen.tolist()])
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)
+
+
+def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path):
+    """Attribution and decoupling; resumes from `checkpoint`. Returns (model, loss per step)."""
+    import torch
+    from tqdm import tqdm
+
+    params = list(model.parameters()) + list(adversary.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / config.steps)))
+    start = 0
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        adversary.load_state_dict(state["adversary"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        start = state["step"]
+        logger.info("resumed phase 1 at step %d", start)
+    generator = torch.Generator().manual_seed(config.seed + start)
+    torch.manual_seed(config.seed + start)
+    batches = content_batches(tiles, config.contents_per_batch, generator)
+    model.train()
+    losses = []
+    bar = tqdm(range(start, config.steps), desc="phase 1", initial=start, total=config.steps)
+    for step in bar:
+        index = next(batches)
+        loss, parts = phase1_loss(config, model, adversary, tiles.batch(index), tiles.labels[index],
+                                  tiles.content[index])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss))
+        bar.set_postfix({k: f"{v.item():.3f}" for k, v in parts.items()})
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            save_checkpoint(checkpoint, model=model.state_dict(), adversary=adversary.state_dict(),
+                            optimizer=optimizer.state_dict(), schedule=schedule.state_dict(), step=step + 1)
+    return model.eval(), losses
+
+
+def fingerprints(model, tiles, batch: int = 256):
+    """(mu, logits) of every tile, in eval mode."""
+    import torch
+
+    mus, logits = [], []
+    with torch.no_grad():
+        for start in range(0, len(tiles), batch):
+            out = model.encode(*tiles.batch(slice(start, start + batch)))
+            mus.append(out["mu"])
+            logits.append(out["logits"])
+    return torch.cat(mus), torch.cat(logits)
+
+
+def prototypes_and_scale(mu, labels, num_classes: int):
+    """Class means of f, and the pooled within-class standard deviation per dimension."""
+    import torch
+
+    protos = torch.stack([mu[labels == k].mean(0) for k in range(num_classes)])
+    spread = (mu - protos[labels]).pow(2).mean(0).sqrt().clamp_min(1e-6)
+    return protos, spread
+
+
+def open_set_score(mu, protos, spread):
+    """Distance to the nearest prototype in within-class standard deviations (higher: unknown)."""
+    import torch
+
+    scaled = (mu[:, None, :] - protos[None]) / spread
+    return torch.sqrt(scaled.pow(2).mean(-1)).min(dim=1).values
+
+
+def counterfactual(model, reconstructor, x, mu, content, f_target):
+    """x_cf = x - G(f, c) + G(f_target, c), clamped to [-1, 1]. Differentiable in G."""
+    delta = model.decode(f_target.expand_as(mu), content) - model.decode(mu, content)
+    return (x + delta).clamp(-1, 1), delta
+
+
+def reencode(model, reconstructor, x):
+    """The attributor's view of an image tensor: reconstruct it, then encode (differentiable)."""
+    z = reconstructor.encode(x)
+    x_hat = reconstructor.decode(z).clamp(-1, 1)
+    return model.encode(x, x_hat, z, reconstructor.encode(x_hat))
+
+
+def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutral, real_index: int,
+                 checkpoint: Path):
+    """Counterfactual training of the decoder only; the attributor and reconstructor are frozen."""
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
+    decoder_params = list(model.decoder.parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in decoder_params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(decoder_params, lr=config.lr / 4)
+    start = 0
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.decoder.load_state_dict(state["decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        start = state["step"]
+    model.eval()
+    generated = torch.nonzero(tiles.labels != real_index).flatten()
+    generators = [k for k in range(len(protos)) if k != real_index]
+    rng = torch.Generator().manual_seed(config.seed + 1000 + start)
+    budget = (2.0 * 10 ** (-config.cf_psnr_target / 20)) ** 2  # MSE in [-1, 1] units
+    bar = tqdm(range(start, config.cf_steps), desc="phase 2 (counterfactual)", initial=start, total=config.cf_steps)
+    for step in bar:
+        index = generated[torch.randperm(len(generated), generator=rng)[: config.cf_batch]]
+        x, x_hat, z, z_hat = tiles.batch(index)
+        with torch.no_grad():
+            out = model.encode(x, x_hat, z, z_hat)
+        half = len(index) // 2
+        targets = torch.tensor(generators)[torch.randint(len(generators), (len(index) - half,), generator=rng)]
+        f_target = torch.cat([neutral.expand(half, -1), protos[targets]])
+        delta = model.decode(f_target, out["content"]) - model.decode(out["mu"], out["content"])
+        x_cf = (x + delta).clamp(-1, 1)
+        seen = reencode(model, reconstructor, x_cf)
+        heads = [seen["logits"]] + list(seen["space_logits"].values())
+        loss_neutral = sum(-nn.functional.log_softmax(h[:half], 1)[:, generators].mean() for h in heads) / len(heads)
+        loss_named = sum(nn.functional.cross_entropy(h[half:], targets) for h in heads) / len(heads)
+        mse = delta.pow(2).mean(dim=(1, 2, 3))
+        loss_budget = torch.relu(mse - budget).mean() * config.w_cf_budget / budget
+        f = out["mu"] + torch.randn_like(out["mu"]) * (0.5 * out["logvar"]).exp()
+        loss_recon = nn.functional.mse_loss(model.decoder(f, out["content"]), out["residual"])
+        loss = loss_neutral + loss_named + loss_budget + config.w_recon * loss_recon
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        psnr = 10 * torch.log10(4.0 / mse.mean().clamp_min(1e-12))
+        bar.set_postfix(neutral=f"{loss_neutral.item():.3f}", named=f"{loss_named.item():.3f}",
+                        psnr=f"{psnr.item():.1f}", recon=f"{loss_recon.item():.3f}")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.cf_steps:
+            save_checkpoint(checkpoint, decoder=model.decoder.state_dict(), optimizer=optimizer.state_dict(),
+                            step=step + 1)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+def run(config: TrainConfig) -> Path:
+    """The whole training run; returns the final checkpoint path."""
+    import torch
+    from torch import nn
+
+    from export.model import CausalFingerprintModel
+    from export.reconstructor import load_reconstructor
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    reconstructor = load_reconstructor(config.reconstructor or None)
+    labels, held_out = known_labels(Path(config.dataset))
+    started = time.time()
+    tiles = load_or_build_tiles(config, reconstructor, labels)
+    logger.info("%d train tiles (%d contents) in %.0f s", len(tiles), int(tiles.content.max()) + 1,
+                time.time() - started)
+    model_config = model_config_for(config, len(labels), reconstructor)
+    model = CausalFingerprintModel(model_config)
+    adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
+    model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
+
+    mu, _ = fingerprints(model, tiles)
+    protos, spread = prototypes_and_scale(mu, tiles.labels, len(labels))
+    real_index = labels.index("real")
+    neutral = protos[[k for k in range(len(labels)) if k != real_index]].mean(0, keepdim=True)
+    val = build_eval_tiles(config, reconstructor, "val", labels)
+    val_mu, val_logits = fingerprints(model, val)
+    val_accuracy = float((val_logits.argmax(1) == val.labels).float().mean())
+    scores = open_set_score(val_mu, protos, spread)
+    threshold = float(torch.quantile(scores, config.open_set_quantile))
+    logger.info("val tile accuracy %.4f; open-set threshold %.3f", val_accuracy, threshold)
+    if config.decoupled and config.cf_steps > 0:
+        model = train_phase2(config, model, reconstructor, tiles, protos, neutral, real_index, output / "phase2.pt")
+    final = output / "model.pt"
+    save_checkpoint(final, train_config=asdict(config), model_config=model_config.to_dict(),
+                    labels=labels, held_out=held_out, model=model.state_dict(),
+                    prototypes=protos, spread=spread, neutral=neutral, open_set_threshold=threshold,
+                    val_accuracy=val_accuracy, reconstructor=reconstructor.source,
+                    seconds=time.time() - started)
+    logger.info("saved %s", final)
+    return final
+
+
+def load_model(path: Path):
+    """Rebuild a trained model from its checkpoint: (model in eval mode, checkpoint dict)."""
+    import torch
+
+    from export.model import CausalFingerprintModel, ModelConfig
+
+    state = torch.load(path, weights_only=False)
+    config = dict(state["model_config"])
+    config["spaces"] = tuple(config["spaces"])
+    model = CausalFingerprintModel(ModelConfig(**config))
+    model.load_state_dict(state["model"])
+    return model.eval().requires_grad_(False), state
+
+
+def parse_config(argv: list[str] | None) -> TrainConfig:
+    parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.split("\n")[0])
+    defaults = TrainConfig()
+    for field in fields(TrainConfig):
+        value = getattr(defaults, field.name)
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    config = replace(defaults, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    if config.ablation not in ("none", "residual-only"):
+        parser.error(f"--ablation must be none or residual-only, got {config.ablation!r}")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from runtime.errors import InputError
+
+    try:
+        print(run(config))
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

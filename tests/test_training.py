@@ -1,0 +1,95 @@
+"""The causal-fingerprint model's training and evaluation, on a tiny dataset in seconds."""
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from export.dataset import build
+from export.evaluate import fisher_discriminant_ratio
+from export.evaluate import run as evaluate_run
+from export.losses import supervised_contrastive
+from export.model import CausalFingerprintModel
+from export.reconstructor import load_reconstructor
+from export.train import (TrainConfig, build_train_tiles, known_labels, load_model,
+                          model_config_for, run, train_phase1)
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_ZOO = ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae", "gan-bicubic"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny") / "zoo"
+    build(folder, generators=TINY_ZOO, limit_photos=2, tile=32, stride=32)
+    return folder
+
+
+def _tiny_config(dataset: Path, output: Path) -> TrainConfig:
+    return TrainConfig(dataset=str(dataset), output=str(output), tile=32, steps=80, contents_per_batch=4,
+                       tiles_per_megapixel=400, augment_draws=1, cf_steps=4, cf_batch=8,
+                       checkpoint_every=40, val_stride=32, threads=2)
+
+
+def test_tiny_config_trains_in_seconds_its_loss_falls_and_it_resumes(tiny_dataset, tmp_path):
+    config = _tiny_config(tiny_dataset, tmp_path)
+    reconstructor = load_reconstructor()
+    labels, held_out = known_labels(tiny_dataset)
+    assert labels == ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae"] and held_out == ["gan-bicubic"]
+    tiles = build_train_tiles(config, reconstructor, labels)
+    # content-matched: every content id holds one tile of every class
+    assert torch.bincount(tiles.content).unique().tolist() == [len(labels)]
+    torch.manual_seed(0)
+    model = CausalFingerprintModel(model_config_for(config, len(labels), reconstructor))
+    adversary = torch.nn.Linear(model.config.content_dim, len(labels))
+    model, losses = train_phase1(config, model, adversary, tiles, tmp_path / "phase1.pt")
+    assert len(losses) == config.steps
+    assert np.mean(losses[-15:]) < 0.9 * np.mean(losses[:15])
+    state = torch.load(tmp_path / "phase1.pt", weights_only=False)
+    assert state["step"] == config.steps
+    _, again = train_phase1(config, model, adversary, tiles, tmp_path / "phase1.pt")
+    assert again == [], "a finished run resumes at its last step"
+
+
+def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tmp_path):
+    config = _tiny_config(tiny_dataset, tmp_path / "run")
+    checkpoint = run(config)
+    ablation = run(replace(config, output=str(tmp_path / "ablation"), ablation="residual-only"))
+    model, state = load_model(checkpoint)
+    assert state["train_config"]["steps"] == 80 and state["labels"][0] == "real"
+    assert state["prototypes"].shape == (4, model.config.fingerprint_dim)
+    assert load_model(ablation)[0].config.spaces == ("pixel",)
+    output = tmp_path / "results" / "attribution.json"
+    evaluate_run(tiny_dataset, checkpoint, ablation, output, tmp_path / "docs", baseline_steps=10)
+    result = json.loads(output.read_text())
+    assert set(result["methods"]) == {"causal-fingerprint", "residual-cnn", "dct-linear", "noise-correlation", "pixel-cnn"}
+    for metrics in result["methods"].values():
+        assert {"accuracy", "macro_f1", "confusion"} <= set(metrics)
+        assert np.array(metrics["confusion"]).shape == (4, 4)
+    assert result["fdr"]["value"] > 0 and "tr(S_B)" in result["fdr"]["formula"]
+    assert 0 <= result["open_set"]["auroc"] <= 1
+    assert set(result["robustness"]) == {"jpeg95", "jpeg75", "jpeg50", "resize0.5", "resize1.5", "blur1", "crop"}
+    assert set(result["format_shortcut"]) == {"jpeg90_all_classes_accuracy", "clean_accuracy"}
+    assert {"ssim_mean", "psnr_mean", "true_source_rate", "chance", "true_source_rate_strongest_baseline",
+            "counterfactual_hit_rate"} <= set(result["anonymization"])
+    assert result["anonymization"]["chance"] == pytest.approx(1 / 3)
+    assert output.with_suffix(".md").read_text().startswith("# Attribution benchmark")
+    assert {p.name for p in (tmp_path / "docs").iterdir()} == {"fingerprint_space.png", "confusion.png", "anonymize.png"}
+
+
+def test_supervised_contrastive_prefers_grouped_features():
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    grouped = torch.eye(3)[groups] + 0.01 * torch.randn(6, 3)
+    assert supervised_contrastive(grouped, groups, 0.1) < supervised_contrastive(torch.randn(6, 3), groups, 0.1)
+
+
+def test_fisher_discriminant_ratio():
+    labels = np.repeat([0, 1], 50)
+    rng = np.random.default_rng(0)
+    tight = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 0.1
+    loose = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 3
+    assert fisher_discriminant_ratio(tight, labels) > 100 * fisher_discriminant_ratio(loose, labels)
+
+
