@@ -82,6 +82,7 @@ def build_train_tiles(config: TrainConfig, reconstructor, labels):
 
     from export.augment import random_augmentation
     from export.data import cut_tiles, load_split_images, make_tileset, random_positions
+    from runtime.errors import InputError
 
     rng = np.random.default_rng(config.seed)
     images = load_split_images(Path(config.dataset), "train", labels)
@@ -93,7 +94,8 @@ def build_train_tiles(config: TrainConfig, reconstructor, labels):
             try:
                 xs, ys, contents, photos = cut_tiles({photo: by_label}, labels, config.tile, positions,
                                                      perturb, content_offset=offset)
-            except ValueError:
+            except InputError as error:
+                logger.warning("%s skipped: %s", photo, error)
                 continue
             offset = int(contents.max()) + 1
             parts.append((xs, ys, contents, photos))

@@ -86,9 +86,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     from export import dataset
 
     if args.command == "regenerate":
