@@ -228,20 +228,13 @@ class Generator(nn.Module):
         super().__init__()
         self.spec = spec
         config = spec.config
+        builders = {"autoencoder-kl": _autoencoder_kl, "vq": _vq, "tiny": _tiny, "ddpm": _unet}
         if spec.kind == "upsampler":
             self.net = UpsamplerGAN(**config)
             self.downsample = 4
-        elif spec.kind == "autoencoder-kl":
-            self.net = _autoencoder_kl(config)
-            self.downsample = 2 ** (len(config["block_out_channels"]) - 1)
-        elif spec.kind == "vq":
-            self.net = _vq(config)
-            self.downsample = 2 ** (len(config["block_out_channels"]) - 1)
-        elif spec.kind == "tiny":
-            self.net = _tiny(config)
-            self.downsample = 2 ** (len(config["block_out_channels"]) - 1)
-        elif spec.kind == "ddpm":
-            self.net = _unet(config)
+        elif spec.kind in builders:
+            self.net = builders[spec.kind](config)
+            # every diffusers member halves the resolution between consecutive blocks
             self.downsample = 2 ** (len(config["block_out_channels"]) - 1)
         else:
             raise ValueError(f"unknown generator kind {spec.kind!r}")
