@@ -39,7 +39,7 @@ class TrainConfig:
     reconstructor: str = ""  # empty: the embedded one; else a folder or Hub repo id
     tile: int = 64
     ablation: str = "none"  # "none" or "residual-only" (pixel residual, no decoupling)
-    steps: int = 1500
+    steps: int = 3000
     contents_per_batch: int = 6
     lr: float = 2e-3
     weight_decay: float = 1e-4

@@ -33,3 +33,62 @@ def odd_images(tmp_path: Path) -> Path:
     rgba = np.concatenate([smooth[:33, :51], rng.integers(0, 255, (33, 51, 1), dtype=np.uint8)], axis=-1)
     Image.fromarray(rgba, "RGBA").save(folder / "rgba_51x33.png")
     return folder
+
+
+def offline_hub_cache(root: Path, monkeypatch, repo_id: str, folder: Path,
+                      revision: str = "0123456789abcdef0123456789abcdef01234567") -> str:
+    """Lay `folder` out as huggingface_hub's cache holds repo `repo_id`, then go offline: a repo id
+    goes through the real huggingface_hub code path without touching the network."""
+    import shutil
+
+    import huggingface_hub.constants as constants
+
+    repo = root / "hub" / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(folder, repo / "snapshots" / revision)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(root / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root / "hub"))
+    return revision
+
+
+# ---------------------------------------------------------------- a tiny trained model, shared
+TINY_ZOO = ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae", "gan-bicubic"]
+
+
+def tiny_config(dataset: Path, output: Path):
+    from export.train import TrainConfig
+
+    return TrainConfig(dataset=str(dataset), output=str(output), tile=32, steps=80, contents_per_batch=4,
+                       tiles_per_megapixel=400, augment_draws=1, cf_steps=4, cf_batch=8,
+                       checkpoint_every=40, val_stride=32, threads=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """Four known classes and one held out, two photos per split, 32-pixel tiles."""
+    from export.dataset import build
+
+    folder = tmp_path_factory.mktemp("tiny") / "zoo"
+    build(folder, generators=TINY_ZOO, limit_photos=2, tile=32, stride=32)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
+    """A whole (tiny) training run: phase 1, prototypes, open-set threshold, phase 2."""
+    from export.train import run
+
+    return run(tiny_config(tiny_dataset, tmp_path_factory.mktemp("tiny-run")))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_checkpoint, tiny_dataset, tmp_path_factory) -> Path:
+    """The tiny model exported to an ONNX bundle by `export.to_onnx`."""
+    from export.to_onnx import export_bundle
+
+    folder = tmp_path_factory.mktemp("tiny-bundle") / "weights"
+    export_bundle(tiny_checkpoint, tiny_dataset, folder, stride=16)
+    return folder

@@ -1,12 +1,12 @@
 """The diffusion reconstructor: the embedded one, and pretrained ones through from_pretrained
 (a local folder, and a Hub repo id resolved offline from a local Hub cache: no network)."""
 import json
-import shutil
 
 import pytest
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny
 
+from conftest import offline_hub_cache
 from export.reconstructor import EMBEDDED_DIR, load_reconstructor
 from runtime.errors import InputError
 
@@ -45,21 +45,9 @@ def test_from_pretrained_subfolder_and_tiny_autoencoder(tmp_path):
 
 
 def test_hub_repo_id_resolves_through_huggingface_hub_offline(tmp_path, monkeypatch):
-    # A Hub cache laid out as huggingface_hub writes it, then HF_HUB_OFFLINE: the repo id goes
-    # through the real hf_hub_download / from_pretrained path without touching the network.
     saved = tmp_path / "saved"
     _tiny_kl().save_pretrained(saved)
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hub" / "models--someone--tiny-vae"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(revision)
-    shutil.copytree(saved, repo / "snapshots" / revision)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    offline_hub_cache(tmp_path, monkeypatch, "someone/tiny-vae", saved)
     reconstructor = load_reconstructor("someone/tiny-vae")
     assert reconstructor.kind == "AutoencoderKL"
     x = torch.rand(1, 3, 16, 16) * 2 - 1

@@ -7,34 +7,21 @@ import numpy as np
 import pytest
 import torch
 
-from export.dataset import build
 from export.evaluate import fisher_discriminant_ratio
 from export.evaluate import run as evaluate_run
 from export.losses import supervised_contrastive
 from export.model import CausalFingerprintModel
 from export.reconstructor import load_reconstructor
-from export.train import (TrainConfig, build_train_tiles, known_labels, load_model,
+from export.train import (build_train_tiles, known_labels, load_model,
                           model_config_for, run, train_phase1)
 
+from conftest import tiny_config
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY_ZOO = ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae", "gan-bicubic"]
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "zoo"
-    build(folder, generators=TINY_ZOO, limit_photos=2, tile=32, stride=32)
-    return folder
-
-
-def _tiny_config(dataset: Path, output: Path) -> TrainConfig:
-    return TrainConfig(dataset=str(dataset), output=str(output), tile=32, steps=80, contents_per_batch=4,
-                       tiles_per_megapixel=400, augment_draws=1, cf_steps=4, cf_batch=8,
-                       checkpoint_every=40, val_stride=32, threads=2)
 
 
 def test_tiny_config_trains_in_seconds_its_loss_falls_and_it_resumes(tiny_dataset, tmp_path):
-    config = _tiny_config(tiny_dataset, tmp_path)
+    config = tiny_config(tiny_dataset, tmp_path)
     reconstructor = load_reconstructor()
     labels, held_out = known_labels(tiny_dataset)
     assert labels == ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae"] and held_out == ["gan-bicubic"]
@@ -53,9 +40,9 @@ def test_tiny_config_trains_in_seconds_its_loss_falls_and_it_resumes(tiny_datase
     assert again == [], "a finished run resumes at its last step"
 
 
-def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tmp_path):
-    config = _tiny_config(tiny_dataset, tmp_path / "run")
-    checkpoint = run(config)
+def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoint, tmp_path):
+    config = tiny_config(tiny_dataset, tmp_path / "run")
+    checkpoint = tiny_checkpoint
     ablation = run(replace(config, output=str(tmp_path / "ablation"), ablation="residual-only"))
     model, state = load_model(checkpoint)
     assert state["train_config"]["steps"] == 80 and state["labels"][0] == "real"

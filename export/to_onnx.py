@@ -1,0 +1,337 @@
+"""Export a trained checkpoint to the ONNX bundle the runtime serves (`weights/` by default).
+
+    python -m export.to_onnx                                    # the committed checkpoint -> weights/
+    python -m export.to_onnx --checkpoint runs/causal/model.pt --output weights --dataset data/zoo
+
+Four graphs, each with a dynamic batch: the reconstructor's encoder (x -> z) and decoder
+(z -> x_hat), the fingerprint encoder (residual encoder + fusion heads: x, x_hat, z, z_hat ->
+mu, logvar, content, logits, space_logits) and the fingerprint decoder G (f, c -> residual).
+Each is checked by `onnx.checker` and against torch on the same inputs before anything is
+written: output names, then shapes, then values. The bundle is written to a temporary folder
+and moved into place only when every check passed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from runtime.bundle import FORMAT_VERSION, MANIFEST_NAME, sha256
+
+logger = logging.getLogger(__name__)
+
+OPSET = 18
+PARITY_TOLERANCE = 1e-4  # |onnx - torch| <= tol * (1 + |torch|), fp32
+MAX_BUNDLE_BYTES = 50 * 1024 * 1024
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = ROOT / "weights"
+BENCHMARK_FILE = ROOT / "bench" / "results" / "attribution.json"
+
+
+class ParityError(RuntimeError):
+    """ONNX and torch disagree; the message lists every mismatch."""
+
+    def __init__(self, mismatches: list[str]):
+        super().__init__("ONNX/torch parity failed:\n  " + "\n  ".join(mismatches))
+        self.mismatches = mismatches
+
+
+# ---------------------------------------------------------------- the four graphs
+class ReconstructorEncoder(nn.Module):
+    def __init__(self, reconstructor):
+        super().__init__()
+        self.reconstructor = reconstructor
+        self.inner = reconstructor.model  # registered so its weights are exported
+
+    def forward(self, x):
+        return self.reconstructor.encode(x)
+
+
+class ReconstructorDecoder(ReconstructorEncoder):
+    def forward(self, z):
+        return self.reconstructor.decode(z).clamp(-1, 1)
+
+
+class FingerprintEncoder(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, x_hat, z, z_hat):
+        out = self.model.encode(x, x_hat, z, z_hat)
+        space_logits = torch.stack([out["space_logits"][s] for s in self.model.config.spaces], dim=1)
+        return out["mu"], out["logvar"], out["content"], out["logits"], space_logits
+
+
+class FingerprintDecoder(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, f, c):
+        return self.model.decode(f, c)
+
+
+@dataclass
+class Graph:
+    """One ONNX file: its module, input/output names and example inputs."""
+
+    name: str
+    module: nn.Module
+    inputs: list[str]
+    outputs: list[str]
+    example: tuple[torch.Tensor, ...]
+    doc: str
+    parity: dict = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.onnx"
+
+
+def build_graphs(model, reconstructor, x: torch.Tensor) -> list[Graph]:
+    """The four graphs with real example inputs derived from tiles `x` ((N, 3, S, S), [-1, 1])."""
+    with torch.no_grad():
+        z = reconstructor.encode(x)
+        x_hat = reconstructor.decode(z).clamp(-1, 1)
+        z_hat = reconstructor.encode(x_hat)
+        out = model.encode(x, x_hat, z, z_hat)
+    return [
+        Graph("reconstructor_encoder", ReconstructorEncoder(reconstructor), ["x"], ["z"], (x,),
+              "reconstructor encoder E: x (N,3,S,S) in [-1,1] -> z (posterior mean)"),
+        Graph("reconstructor_decoder", ReconstructorDecoder(reconstructor), ["z"], ["x_hat"], (z,),
+              "reconstructor decoder D: z -> x_hat in [-1,1]"),
+        Graph("fingerprint_encoder", FingerprintEncoder(model), ["x", "x_hat", "z", "z_hat"],
+              ["mu", "logvar", "content", "logits", "space_logits"], (x, x_hat, z, z_hat),
+              "residual encoder + fusion heads: f posterior (mu, logvar), content code c, fused and per-space logits"),
+        Graph("fingerprint_decoder", FingerprintDecoder(model), ["f", "c"], ["residual"],
+              (out["mu"], out["content"]), "VAE decoder G(f, c): the residual in [-1,1] image units"),
+    ]
+
+
+def export_graph(graph: Graph, folder: Path) -> Path:
+    """torch.onnx (dynamo) export with a dynamic batch, then onnx.checker."""
+    import onnx
+
+    path = folder / graph.filename
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    shapes = {name: {0: batch} for name in graph.inputs}
+    graph.module.eval()
+    program = torch.onnx.export(graph.module, graph.example, input_names=graph.inputs, verbose=False,
+                                output_names=graph.outputs, opset_version=OPSET, dynamo=True,
+                                dynamic_shapes=shapes, external_data=False)
+    program.save(str(path))
+    proto = onnx.load(str(path))
+    proto.doc_string = graph.doc
+    onnx.save(proto, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+    return path
+
+
+def check_parity(graph: Graph, path: Path, inputs: tuple[torch.Tensor, ...], tolerance: float) -> dict:
+    """Run torch and ONNX Runtime on the same inputs; compare names, shapes, values.
+    Returns {output: max abs difference}; raises ParityError listing every mismatch."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    if names != graph.outputs:
+        raise ParityError([f"{graph.name}: outputs {names}, expected {graph.outputs}"])
+    with torch.no_grad():
+        expected = graph.module(*inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = session.run(None, {n: t.numpy() for n, t in zip(graph.inputs, inputs)})
+    mismatches, differences = [], {}
+    for name, want, have in zip(names, expected, got):
+        want = want.numpy()
+        if want.shape != have.shape:
+            mismatches.append(f"{graph.name}.{name}: shape {have.shape}, torch {want.shape}")
+            continue
+        difference = np.abs(have - want)
+        differences[name] = float(difference.max())
+        print(f"  {graph.name}.{name}: max |onnx - torch| = {differences[name]:.2e}")
+        if not np.all(difference <= tolerance * (1 + np.abs(want))):
+            mismatches.append(f"{graph.name}.{name}: max difference {differences[name]:.2e} > {tolerance:g}")
+    if mismatches:
+        raise ParityError(mismatches)
+    return differences
+
+
+# ---------------------------------------------------------------- tiles and the manifest
+def dataset_tiles(dataset: Path, split: str, labels: list[str], tile: int, stride: int) -> torch.Tensor:
+    """Grid tiles of every class of a dataset split, float in [-1, 1]."""
+    from export.data import cut_tiles, grid_positions, load_split_images
+
+    images = load_split_images(dataset, split, labels)
+    xs, _ys, _contents, _photos = cut_tiles(images, labels, tile, grid_positions(tile, stride))
+    return torch.from_numpy(xs).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """c0: the mean content code over tiles, the "no particular scene" input of G(f, c0)."""
+    from export.train import reencode
+
+    with torch.no_grad():
+        codes = [reencode(model, reconstructor, x[i : i + batch])["content"] for i in range(0, len(x), batch)]
+    return torch.cat(codes).mean(0)
+
+
+def git_commit() -> str:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+def tool_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("torch", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "diffusers"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
+    """The headline figures of `bench/results/attribution.json`, copied into the manifest."""
+    if not path.is_file():
+        return {}
+    result = json.loads(path.read_text())
+    ours = result["methods"]["causal-fingerprint"]
+    anonymization = result["anonymization"]
+    return {
+        "source": path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path),
+        "test_tile_accuracy": ours["accuracy"],
+        "test_macro_f1": ours["macro_f1"],
+        "fingerprint_fdr": result["fdr"]["value"],
+        "open_set_auroc": result["open_set"].get("auroc"),
+        "robustness_accuracy": result["robustness"],
+        "anonymization": {key: anonymization[key] for key in ("ssim_mean", "psnr_mean", "true_source_rate", "chance")},
+    }
+
+
+def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, stride: int,
+                  tolerance: float) -> dict:
+    from export.generators import listing
+
+    rows = {row["name"]: row for row in listing()}
+    model_config = dict(state["model_config"])
+    labels = state["labels"]
+    files = {}
+    for graph in graphs:
+        path = folder / graph.filename
+        files[graph.name] = {"path": graph.filename, "sha256": sha256(path), "bytes": path.stat().st_size,
+                             "inputs": graph.inputs, "outputs": graph.outputs,
+                             "max_abs_difference_vs_torch": graph.parity}
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": "causal-fingerprint",
+        "description": "Causal-fingerprint source attribution (arXiv 2509.15406), ONNX bundle",
+        "tile": {"size": model_config["tile"], "stride": stride},
+        "normalization": {"scale": 1 / 127.5, "offset": -1.0, "note": "x = uint8 * scale + offset, in [-1, 1]"},
+        "labels": [{"name": n, "display_name": rows[n]["display_name"], "family": rows[n]["family"]}
+                   for n in labels],
+        "real_label": "real",
+        "held_out": [{"name": n, "display_name": rows[n]["display_name"], "family": rows[n]["family"]}
+                     for n in state["held_out"]],
+        "spaces": list(model_config["spaces"]),
+        "fingerprint": {
+            "dim": model_config["fingerprint_dim"],
+            "prototypes": state["prototypes"].tolist(),
+            "spread": state["spread"].tolist(),
+            "neutral": state["neutral"].flatten().tolist(),
+            "neutral_content": c0.tolist(),
+            "residual_scale": model_config["residual_scale"],
+        },
+        "open_set": {"threshold": state["open_set_threshold"],
+                     "score": "RMS distance of a tile's mu to its nearest prototype, in within-class spreads",
+                     "unknown_if_fraction_above": 0.5},
+        "files": files,
+        "opset": OPSET,
+        "parity_tolerance": tolerance,
+        "provenance": {"commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "tools": tool_versions(), "reconstructor": state["reconstructor"],
+                       "train_config": state["train_config"], "model_config": model_config,
+                       "val_tile_accuracy": state.get("val_accuracy")},
+        "benchmark": benchmark_figures(),
+    }
+
+
+def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 32,
+                  tolerance: float = PARITY_TOLERANCE, parity_tiles: int = 64) -> dict:
+    """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest."""
+    from export.reconstructor import load_reconstructor
+    from export.train import load_model
+
+    model, state = load_model(checkpoint)
+    reconstructor = load_reconstructor(state["train_config"]["reconstructor"] or None)
+    labels = state["labels"]
+    tile = model.config.tile
+    test_x = dataset_tiles(dataset, "test", labels, tile, tile)
+    generator = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(test_x), generator=generator)[:parity_tiles]
+    graphs = build_graphs(model, reconstructor, test_x[pick[: max(2, parity_tiles // 4)]])
+    c0 = neutral_content(model, reconstructor, dataset_tiles(dataset, "val", labels, tile, tile))
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}-") as temporary:
+        folder = Path(temporary)
+        check_inputs = build_graphs(model, reconstructor, test_x[pick])  # a different batch size
+        for graph, checked in zip(graphs, check_inputs):
+            path = export_graph(graph, folder)
+            graph.parity = check_parity(graph, path, checked.example, tolerance)
+        manifest = make_manifest(state, graphs, folder, c0, stride, tolerance)
+        (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+        total = sum(p.stat().st_size for p in folder.iterdir())
+        if total > MAX_BUNDLE_BYTES:
+            raise RuntimeError(f"bundle is {total / 2**20:.1f} MB, over the {MAX_BUNDLE_BYTES / 2**20:.0f} MB limit")
+        if output.exists():
+            shutil.rmtree(output)
+        shutil.move(str(folder), str(output))
+        folder.mkdir()  # TemporaryDirectory removes it on exit
+    logger.info("bundle written to %s (%.1f MB)", output, total / 2**20)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    from export.train import PUBLISHED
+    from runtime.errors import InputError
+
+    parser = argparse.ArgumentParser(prog="python -m export.to_onnx", description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", type=Path, default=PUBLISHED)
+    parser.add_argument("--dataset", type=Path, default=Path("data/zoo"),
+                        help="built dataset (its test tiles check parity, its val tiles give c0)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--stride", type=int, default=32, help="tile stride the runtime uses")
+    parser.add_argument("--tolerance", type=float, default=PARITY_TOLERANCE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.checkpoint.is_file():
+        print(f"error: {args.checkpoint}: no such checkpoint", file=sys.stderr)
+        return 2
+    try:
+        export_bundle(args.checkpoint, args.dataset, args.output, args.stride, args.tolerance)
+    except (InputError, ParityError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The ONNX bundle: a folder with `manifest.json` and the ONNX files it lists, each sha256-checked.
+
+Everything the runtime needs to use the model (labels, tile size and stride, normalization,
+prototypes, open-set threshold, file checksums) comes from the manifest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.errors import BundleError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
+GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")
+REQUIRED_KEYS = ("format_version", "tile", "normalization", "labels", "real_label", "spaces",
+                 "fingerprint", "open_set", "files")
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    display_name: str
+    family: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle: its folder, where it came from, and its parsed manifest."""
+
+    folder: Path
+    source: str
+    revision: str | None
+    manifest: dict
+
+    @property
+    def labels(self) -> list[Label]:
+        return [Label(**row) for row in self.manifest["labels"]]
+
+    @property
+    def tile(self) -> int:
+        return int(self.manifest["tile"]["size"])
+
+    @property
+    def stride(self) -> int:
+        return int(self.manifest["tile"]["stride"])
+
+    def path(self, graph: str) -> Path:
+        return self.folder / self.manifest["files"][graph]["path"]
+
+    def describe(self) -> str:
+        revision = f"@{self.revision}" if self.revision else ""
+        return f"{self.source}{revision}"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict:
+    """Parse and validate `folder/manifest.json`; BundleError naming the problem."""
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"{path}: missing; a bundle folder holds {MANIFEST_NAME} and its ONNX files")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: expected a JSON object")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BundleError(f"{path}: format_version {version!r}; this runtime reads format_version {FORMAT_VERSION}")
+    missing = [key for key in REQUIRED_KEYS if key not in manifest]
+    missing += [f"files.{g}" for g in GRAPHS if g not in manifest.get("files", {})]
+    if missing:
+        raise BundleError(f"{path}: missing {', '.join(missing)}")
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict) -> None:
+    """Every listed file exists and matches its sha256."""
+    for graph in GRAPHS:
+        entry = manifest["files"][graph]
+        path = folder / entry["path"]
+        if not path.is_file():
+            raise BundleError(f"{path}: missing (listed in {MANIFEST_NAME} as {graph})")
+        actual = sha256(path)
+        if actual != entry["sha256"]:
+            raise BundleError(f"{path}: sha256 {actual} does not match {MANIFEST_NAME} ({entry['sha256']}); "
+                              "the file is damaged or from another bundle")
+
+
+def fetch_from_hub(repo_id: str, revision: str | None) -> Path:
+    """Download a bundle repo snapshot (manifest + ONNX files) at a pinned revision."""
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id, revision=revision, allow_patterns=["*.json", "*.onnx"]))
+
+
+def load_bundle(source: str | Path | None = None, revision: str | None = None) -> Bundle:
+    """Load and verify a bundle: None for the shipped `weights/`, a folder, or a Hub repo id.
+
+    A Hub repo that cannot be reached (offline, network down) falls back to the shipped bundle
+    with a log line; a bad bundle raises BundleError naming the file."""
+    if source is None or str(source) == "":
+        folder, source, revision = SHIPPED_DIR, str(SHIPPED_DIR), None
+    elif Path(source).is_dir():
+        folder = Path(source)
+    elif Path(source).exists() or str(source).startswith((".", "/")) or str(source).count("/") != 1:
+        raise BundleError(f"{source}: not a bundle folder or a Hub repo id (owner/name)")
+    else:
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            folder = fetch_from_hub(str(source), revision)
+        except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+            raise BundleError(f"{source}@{revision or 'main'}: no such bundle on the Hub ({error})") from error
+        except OSError as error:  # offline, connection refused, not in the local cache
+            logger.warning("bundle %s@%s unavailable (%s); using the shipped bundle in %s",
+                           source, revision or "main", type(error).__name__, SHIPPED_DIR)
+            folder, source, revision = SHIPPED_DIR, str(SHIPPED_DIR), None
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest)
+    logger.info("bundle %s%s: %d labels, tile %d", source, f"@{revision}" if revision else "",
+                len(manifest["labels"]), manifest["tile"]["size"])
+    return Bundle(folder=folder, source=str(source), revision=revision, manifest=manifest)

@@ -1,0 +1,277 @@
+"""The runtime API: `attribute`, `fingerprint`, `anonymize` on any image, returning plain data.
+
+An image is cut into tiles (the manifest's size and stride, covering every pixel; an image
+smaller than a tile is reflect-padded and the answer says so). Each tile goes through the
+reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
+into the image's attribution. numpy + ONNX Runtime only: no torch.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from runtime.bundle import GRAPHS, Bundle, Label, load_bundle
+from runtime.errors import InputError
+from runtime.intake import decode_image, read_image, to_rgb
+from runtime.sessions import Graph, create_graphs
+from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
+
+logger = logging.getLogger(__name__)
+
+NEUTRAL = "neutral"
+BATCH_TILES = 64
+
+
+def as_rgb_array(image) -> np.ndarray:
+    """An (H, W, 3) uint8 array from an array, a PIL image, a path or file bytes; else InputError."""
+    if isinstance(image, (str, Path)):
+        return read_image(image)
+    if isinstance(image, (bytes, bytearray)):
+        return decode_image(bytes(image))
+    if isinstance(image, Image.Image):
+        return np.asarray(to_rgb(image), dtype=np.uint8)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise InputError(f"an image array must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise InputError(f"an image array must be (H, W, 3) or (H, W, 4), got shape {image.shape}")
+        if image.shape[2] == 4:
+            return np.asarray(to_rgb(Image.fromarray(image, "RGBA")), dtype=np.uint8)
+        return np.ascontiguousarray(image)
+    raise InputError(f"expected an image (array, PIL image, path or bytes), got {type(image).__name__}")
+
+
+@dataclass
+class Analysis:
+    """Per-tile outputs of one image (padded to at least one tile)."""
+
+    image: np.ndarray          # (H, W, 3) uint8, padded
+    original_size: tuple[int, int]
+    padded: bool
+    positions: list[tuple[int, int]]
+    x: np.ndarray              # (N, 3, S, S) float32 in [-1, 1]
+    x_hat: np.ndarray
+    mu: np.ndarray             # (N, F)
+    content: np.ndarray        # (N, C)
+    logits: np.ndarray         # (N, K)
+    space_logits: np.ndarray   # (N, spaces, K)
+    seconds: float
+
+
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def to_picture(values: np.ndarray, spread: float | None = None) -> np.ndarray:
+    """A signed array (a residual) as a uint8 picture: 0 is mid-grey, +-spread (default: the 99.5th
+    percentile of |values|) is black/white."""
+    spread = spread or float(np.percentile(np.abs(values), 99.5)) or 1.0
+    return np.clip(127.5 + 127.5 * values / spread, 0, 255).round().astype(np.uint8)
+
+
+def similarity(source: np.ndarray, result: np.ndarray) -> dict:
+    """SSIM and PSNR (dB) of two uint8 images of at least 7x7; PSNR is None when they are equal."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    ssim = structural_similarity(source, result, channel_axis=2, data_range=255)
+    equal = np.array_equal(source, result)
+    return {"ssim": float(ssim), "psnr": None if equal else float(peak_signal_noise_ratio(source, result, data_range=255))}
+
+
+class Engine:
+    """A loaded bundle and its ONNX Runtime sessions (built once). Thread-safe for inference."""
+
+    def __init__(self, bundle: Bundle, graphs: dict[str, Graph]):
+        self.bundle = bundle
+        self.graphs = graphs
+        manifest = bundle.manifest
+        self.labels: list[Label] = bundle.labels
+        self.real_index = [label.name for label in self.labels].index(manifest["real_label"])
+        fingerprint = manifest["fingerprint"]
+        self.prototypes = np.asarray(fingerprint["prototypes"], dtype=np.float32)
+        self.spread = np.asarray(fingerprint["spread"], dtype=np.float32)
+        self.neutral = np.asarray(fingerprint["neutral"], dtype=np.float32)
+        self.neutral_content = np.asarray(fingerprint["neutral_content"], dtype=np.float32)
+        self.threshold = float(manifest["open_set"]["threshold"])
+        self.unknown_fraction = float(manifest["open_set"]["unknown_if_fraction_above"])
+        self.scale = float(manifest["normalization"]["scale"])
+        self.offset = float(manifest["normalization"]["offset"])
+
+    @classmethod
+    def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
+             threads: int = 0, available_providers: list[str] | None = None) -> "Engine":
+        """Load a bundle (None: the shipped `weights/`) and build its sessions."""
+        bundle = load_bundle(source, revision)
+        paths = {name: bundle.path(name) for name in GRAPHS}
+        return cls(bundle, create_graphs(paths, device, threads, available_providers))
+
+    @property
+    def provider(self) -> str:
+        """The execution provider in use: "CUDAExecutionProvider" or "CPUExecutionProvider"."""
+        return self.graphs["fingerprint_encoder"].provider
+
+    @property
+    def generators(self) -> list[str]:
+        return [label.name for k, label in enumerate(self.labels) if k != self.real_index]
+
+    # ------------------------------------------------------------ tiles through the graphs
+    def run_tiles(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, 3, S, S) float tiles in [-1, 1] -> x_hat and the fingerprint encoder's outputs."""
+        parts = []
+        for start in range(0, len(x), BATCH_TILES):
+            xb = x[start : start + BATCH_TILES]
+            z = self.graphs["reconstructor_encoder"].run(x=xb)["z"]
+            x_hat = self.graphs["reconstructor_decoder"].run(z=z)["x_hat"]
+            z_hat = self.graphs["reconstructor_encoder"].run(x=x_hat)["z"]
+            out = self.graphs["fingerprint_encoder"].run(x=xb, x_hat=x_hat, z=z, z_hat=z_hat)
+            out["x_hat"] = x_hat
+            parts.append(out)
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    def decode(self, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """G(f, c): residuals (N, 3, S, S) in [-1, 1] image units."""
+        out = [self.graphs["fingerprint_decoder"].run(f=f[i : i + BATCH_TILES], c=c[i : i + BATCH_TILES])["residual"]
+               for i in range(0, len(f), BATCH_TILES)]
+        return np.concatenate(out)
+
+    def analyze(self, image) -> Analysis:
+        """Cut an image into covering tiles and run every graph on them."""
+        started = time.perf_counter()
+        rgb = as_rgb_array(image)
+        original = rgb.shape[:2]
+        padded_image, padded = pad_to_tile(rgb, self.bundle.tile)
+        positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)
+        x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
+        x = x * self.scale + self.offset
+        out = self.run_tiles(x)
+        return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
+                        out["logits"], out["space_logits"], time.perf_counter() - started)
+
+    # ------------------------------------------------------------ the API
+    def open_set_scores(self, mu: np.ndarray) -> np.ndarray:
+        """Per tile: RMS distance to the nearest prototype, in within-class spreads."""
+        scaled = (mu[:, None, :] - self.prototypes[None]) / self.spread
+        return np.sqrt((scaled**2).mean(-1)).min(axis=1)
+
+    def verdict(self, analysis: Analysis) -> dict:
+        """The attribution of an analysed image as plain data."""
+        tile_logp = log_softmax(analysis.logits)
+        mean_logp = tile_logp.mean(0)
+        probabilities = np.exp(log_softmax(mean_logp))
+        best = int(probabilities.argmax())
+        scores = self.open_set_scores(analysis.mu)
+        unknown_share = float((scores > self.threshold).mean())
+        unknown = unknown_share > self.unknown_fraction
+        label = self.labels[best]
+        tile_best = tile_logp.argmax(1)
+        return {
+            "label": label.name,
+            "display_name": label.display_name,
+            "family": label.family,
+            "is_real": best == self.real_index,
+            "unknown": bool(unknown),
+            "confidence": float(probabilities[best]),
+            "probabilities": {lab.name: float(p) for lab, p in zip(self.labels, probabilities)},
+            "open_set": {"unknown_tile_share": unknown_share, "median_score": float(np.median(scores)),
+                         "threshold": self.threshold},
+            "tiles": {
+                "size": self.bundle.tile, "stride": self.bundle.stride,
+                "positions": [list(p) for p in analysis.positions],
+                "labels": [self.labels[k].name for k in tile_best],
+                "confidence": np.exp(tile_logp.max(1)).round(4).tolist(),
+            },
+            "image_size": list(analysis.original_size),
+            "padded": analysis.padded,
+            "provider": self.provider,
+            "seconds": round(analysis.seconds, 4),
+        }
+
+    def attribute(self, image) -> dict:
+        """Which source made `image`: label, display name, family, probabilities, `unknown`,
+        confidence, a per-tile map, the provider and the time taken."""
+        return self.verdict(self.analyze(image))
+
+    def attribute_batch(self, images) -> list[dict]:
+        """`attribute` for several images (each may have its own size)."""
+        return [self.attribute(image) for image in images]
+
+    def fingerprint_picture(self, f: np.ndarray) -> np.ndarray:
+        """G(f, c0) for one fingerprint vector, as a signed (S, S, 3) residual."""
+        residual = self.decode(f[None].astype(np.float32), self.neutral_content[None])[0]
+        return residual.transpose(1, 2, 0)
+
+    def source_fingerprints(self) -> dict[str, np.ndarray]:
+        """Each known source's fingerprint picture G(prototype, c0), uint8, on one shared scale."""
+        raw = {label.name: self.fingerprint_picture(proto) for label, proto in zip(self.labels, self.prototypes)}
+        spread = float(np.percentile(np.abs(np.stack(list(raw.values()))), 99.5)) or 1.0
+        return {name: to_picture(r, spread) for name, r in raw.items()}
+
+    def embedding_plane(self, f: np.ndarray) -> dict:
+        """2-D coordinates of `f` and the prototypes on the prototypes' two principal axes."""
+        centre = self.prototypes.mean(0)
+        _u, _s, axes = np.linalg.svd(self.prototypes - centre, full_matrices=False)
+        project = lambda v: ((v - centre) @ axes[:2].T).tolist()  # noqa: E731
+        return {"image": project(f), "prototypes": {lab.name: project(p) for lab, p in zip(self.labels, self.prototypes)}}
+
+    def fingerprint(self, image) -> dict:
+        """The image's causal fingerprint picture G(f, c0), its residual x - R(x) and the
+        residual's log spectrum (uint8 pictures), its place in fingerprint space, and the attribution."""
+        analysis = self.analyze(image)
+        height, width = analysis.original_size
+        f = analysis.mu.mean(0)
+        residual_tiles = (analysis.x - analysis.x_hat).transpose(0, 2, 3, 1)
+        residual = overlap_mean(residual_tiles, analysis.positions, *analysis.image.shape[:2])[:height, :width]
+        spectrum = np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(residual.mean(2)))))
+        low, high = np.percentile(spectrum, [1, 99.9])
+        return {
+            "fingerprint": to_picture(self.fingerprint_picture(f)),
+            "residual": to_picture(residual),
+            "spectrum": np.clip((spectrum - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8),
+            "embedding": self.embedding_plane(f),
+            "attribution": self.verdict(analysis),
+        }
+
+    def target_fingerprint(self, target: str) -> np.ndarray:
+        if target == NEUTRAL:
+            return self.neutral
+        names = [label.name for label in self.labels]
+        if target not in self.generators:
+            known = ", ".join([NEUTRAL] + self.generators)
+            reason = "the real class is never a target (anonymization, not laundering)" \
+                if target in names else "unknown source"
+            raise InputError(f"target {target!r}: {reason}; choose one of {known}")
+        return self.prototypes[names.index(target)]
+
+    def anonymize(self, image, target: str = NEUTRAL) -> dict:
+        """x_cf = x - G(f, c) + G(f_target, c) per tile, overlap-averaged: the anonymized image
+        (uint8), SSIM and PSNR to the input, and the attributions before and after."""
+        f_target = self.target_fingerprint(target)
+        started = time.perf_counter()
+        analysis = self.analyze(image)
+        height, width = analysis.original_size
+        targets = np.broadcast_to(f_target, analysis.mu.shape).astype(np.float32)
+        delta = self.decode(targets, analysis.content) - self.decode(analysis.mu, analysis.content)
+        delta = overlap_mean(delta.transpose(0, 2, 3, 1), analysis.positions, *analysis.image.shape[:2])
+        original = analysis.image.astype(np.float32)
+        full = np.clip(original + delta / self.scale, 0, 255).round().astype(np.uint8)
+        result = full[:height, :width]
+        # SSIM needs a 7x7 window: an image smaller than that is measured on its padded tile.
+        measured = (analysis.image[:height, :width], result) if min(height, width) >= 7 else (analysis.image, full)
+        after = self.attribute(result)
+        return {
+            "image": result,
+            "target": target,
+            **similarity(*measured),
+            "before": self.verdict(analysis),
+            "after": after,
+            "provider": self.provider,
+            "seconds": round(time.perf_counter() - started, 4),
+        }

@@ -1,0 +1,45 @@
+"""Tiles of any image size: a grid that covers every pixel, reflect padding for small images,
+and overlap-averaging back into a full image. numpy only."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _starts(length: int, size: int, stride: int) -> list[int]:
+    starts = list(range(0, length - size + 1, stride))
+    if starts[-1] != length - size:
+        starts.append(length - size)  # a last tile flush with the edge, so every pixel is covered
+    return starts
+
+
+def covering_grid(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of `size` tiles at `stride` covering an image of at least size x size."""
+    if height < size or width < size:
+        raise ValueError(f"{height}x{width} is smaller than a {size}x{size} tile; pad it first")
+    return [(top, left) for top in _starts(height, size, stride) for left in _starts(width, size, stride)]
+
+
+def pad_to_tile(image: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
+    """Reflect-pad the bottom/right of an (H, W, C) image to at least size x size; (image, padded?)."""
+    height, width = image.shape[:2]
+    pad_h, pad_w = max(0, size - height), max(0, size - width)
+    if not (pad_h or pad_w):
+        return image, False
+    mode = "reflect" if min(height, width) > 1 else "edge"
+    return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode), True
+
+
+def cut(image: np.ndarray, positions: list[tuple[int, int]], size: int) -> np.ndarray:
+    """(N, size, size, C) tiles of an (H, W, C) image."""
+    return np.stack([image[top : top + size, left : left + size] for top, left in positions])
+
+
+def overlap_mean(tiles: np.ndarray, positions: list[tuple[int, int]], height: int, width: int) -> np.ndarray:
+    """Average (N, S, S, C) tiles back into an (H, W, C) image where they overlap."""
+    size, channels = tiles.shape[1], tiles.shape[3]
+    total = np.zeros((height, width, channels), dtype=np.float64)
+    count = np.zeros((height, width, 1), dtype=np.float64)
+    for tile, (top, left) in zip(tiles, positions):
+        total[top : top + size, left : left + size] += tile
+        count[top : top + size, left : left + size] += 1
+    return (total / np.maximum(count, 1)).astype(np.float32)

@@ -1,0 +1,67 @@
+"""`python -m export.to_onnx`: the bundle's files and manifest, torch/ONNX parity, clear failures."""
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import run_module
+from export.reconstructor import load_reconstructor
+from export.to_onnx import OPSET, ParityError, build_graphs, check_parity, dataset_tiles, export_graph
+from export.train import load_model, reencode
+from runtime.bundle import GRAPHS, read_manifest, sha256
+from runtime.engine import Engine
+
+
+def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tiny_checkpoint):
+    manifest = read_manifest(tiny_bundle)
+    _model, state = load_model(tiny_checkpoint)
+    assert [row["name"] for row in manifest["labels"]] == state["labels"]
+    assert manifest["real_label"] == "real" and manifest["held_out"][0]["name"] == "gan-bicubic"
+    assert manifest["tile"] == {"size": 32, "stride": 16}
+    assert manifest["opset"] == OPSET >= 17
+    assert np.array(manifest["fingerprint"]["prototypes"]).shape == (4, state["model_config"]["fingerprint_dim"])
+    assert manifest["open_set"]["threshold"] == pytest.approx(state["open_set_threshold"])
+    assert {"commit", "tools", "train_config"} <= set(manifest["provenance"])
+    for graph in GRAPHS:
+        entry = manifest["files"][graph]
+        path = tiny_bundle / entry["path"]
+        assert sha256(path) == entry["sha256"]
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+        assert [o.name for o in proto.graph.output] == entry["outputs"]
+        assert max(entry["max_abs_difference_vs_torch"].values()) < 1e-4
+        # the batch axis is dynamic
+        assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    assert sum(p.stat().st_size for p in tiny_bundle.iterdir()) < 50 * 2**20
+
+
+def test_onnx_pipeline_agrees_with_torch_on_the_test_tiles(tiny_bundle, tiny_checkpoint, tiny_dataset):
+    model, state = load_model(tiny_checkpoint)
+    reconstructor = load_reconstructor()
+    x = dataset_tiles(tiny_dataset, "test", state["labels"], 32, 16)
+    with torch.no_grad():
+        expected = reencode(model, reconstructor, x)
+    got = Engine.load(tiny_bundle, device="cpu").run_tiles(x.numpy())
+    same_label = (got["logits"].argmax(1) == expected["logits"].argmax(1).numpy()).mean()
+    assert len(x) > 500 and same_label >= 0.999
+    assert np.abs(got["mu"] - expected["mu"].numpy()).max() < 1e-3
+
+
+def test_a_parity_failure_lists_every_mismatching_output(tiny_checkpoint, tiny_dataset, tmp_path):
+    model, state = load_model(tiny_checkpoint)
+    x = dataset_tiles(tiny_dataset, "test", state["labels"], 32, 32)[:4]
+    graph = [g for g in build_graphs(model, load_reconstructor(), x) if g.name == "fingerprint_encoder"][0]
+    path = export_graph(graph, tmp_path)
+    with torch.no_grad():
+        model.head.bias += 0.5  # torch now disagrees with the exported file on the fused logits
+    with pytest.raises(ParityError) as caught:
+        check_parity(graph, path, graph.example, 1e-4)
+    assert caught.value.mismatches == [m for m in caught.value.mismatches if "fingerprint_encoder.logits" in m]
+    assert len(caught.value.mismatches) == 1
+
+
+def test_cli_refuses_a_missing_checkpoint_without_a_traceback(tmp_path):
+    result = run_module("export.to_onnx", "--checkpoint", str(tmp_path / "nope.pt"), "--output", str(tmp_path / "w"))
+    assert result.returncode == 2
+    assert "no such checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "w").exists()

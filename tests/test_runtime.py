@@ -1,0 +1,231 @@
+"""The torch-free runtime on a tiny exported bundle: API, any image size, providers, bundle checks, CLI."""
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from conftest import ROOT, offline_hub_cache, run_module
+from runtime import sessions
+from runtime.bundle import MANIFEST_NAME, load_bundle
+from runtime.engine import Engine
+from runtime.errors import BundleError, InputError
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_bundle) -> Engine:
+    return Engine.load(tiny_bundle, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def sample(tiny_dataset) -> np.ndarray:
+    return np.asarray(Image.open(tiny_dataset / "images" / "test" / "gan-nearest" / "camera.png").convert("RGB"))
+
+
+def test_runtime_imports_and_runs_with_torch_unavailable(tiny_bundle, tiny_dataset):
+    image = tiny_dataset / "images" / "test" / "real" / "camera.png"
+    # torch made unimportable the way a Space without it is: `import torch` -> ModuleNotFoundError
+    code = ("import importlib.abc, sys\n"
+            "class NoTorch(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] == 'torch': raise ModuleNotFoundError(name)\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "import json, runtime\n"
+            f"engine = runtime.Engine.load({str(tiny_bundle)!r}, device='cpu')\n"
+            f"result = engine.attribute({str(image)!r})\n"
+            f"engine.fingerprint({str(image)!r}); engine.anonymize({str(image)!r})\n"
+            "assert not any(m.split('.')[0] == 'torch' for m in sys.modules)\n"
+            "print(json.dumps(result['label']))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) in ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae"]
+
+
+def test_attribute_returns_plain_data_with_a_tile_map(engine, sample):
+    result = engine.attribute(sample)
+    names = [label.name for label in engine.labels]
+    assert result["label"] in names and result["provider"] == "CPUExecutionProvider"
+    assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+    assert result["confidence"] == pytest.approx(max(result["probabilities"].values()))
+    assert result["probabilities"][result["label"]] == result["confidence"]
+    tiles = result["tiles"]
+    assert len(tiles["positions"]) == len(tiles["labels"]) == 15 * 15 and set(tiles["labels"]) <= set(names)
+    assert result["image_size"] == [256, 256] and result["padded"] is False
+    json.dumps(result)  # plain data
+    assert engine.attribute_batch([sample, sample[:100, :70]])[0]["probabilities"] == result["probabilities"]
+
+
+@pytest.mark.parametrize("shape", [(33, 200), (50, 31), (5, 3), (1, 1)])
+def test_any_image_size_is_covered_and_small_ones_are_padded(engine, sample, shape):
+    image = sample[: shape[0], : shape[1]]
+    result = engine.attribute(image)
+    assert result["image_size"] == list(shape)
+    assert result["padded"] is (min(shape) < 32)
+    covered = np.zeros((max(shape[0], 32), max(shape[1], 32)), bool)
+    for top, left in result["tiles"]["positions"]:
+        covered[top : top + 32, left : left + 32] = True
+    assert covered.all()
+    anonymized = engine.anonymize(image)
+    assert anonymized["image"].shape == image.shape
+    assert -1 <= anonymized["ssim"] <= 1
+
+
+def test_fingerprint_pictures(engine, sample):
+    result = engine.fingerprint(sample[:100, :140])
+    assert result["fingerprint"].shape == (32, 32, 3) and result["fingerprint"].dtype == np.uint8
+    assert result["residual"].shape == (100, 140, 3) and result["spectrum"].shape == (100, 140)
+    assert result["fingerprint"].std() > 0 and result["residual"].std() > 0
+    plane = result["embedding"]
+    assert len(plane["image"]) == 2 and set(plane["prototypes"]) == {label.name for label in engine.labels}
+    pictures = engine.source_fingerprints()
+    assert len({p.tobytes() for p in pictures.values()}) == len(engine.labels)
+
+
+def test_anonymize_changes_the_image_by_a_bounded_amount(engine, sample):
+    result = engine.anonymize(sample)
+    assert result["image"].shape == sample.shape and result["image"].dtype == np.uint8
+    difference = np.abs(result["image"].astype(int) - sample.astype(int))
+    assert 0 < difference.mean() < 8
+    assert 0.5 < result["ssim"] <= 1 and result["psnr"] > 25
+    assert result["before"]["label"] in result["before"]["probabilities"]
+    named = engine.anonymize(sample, target="tiny-ae")
+    assert named["target"] == "tiny-ae" and not np.array_equal(named["image"], result["image"])
+
+
+@pytest.mark.parametrize("target, message", [("real", "never a target"), ("sdxl", "unknown source")])
+def test_anonymize_refuses_bad_targets(engine, sample, target, message):
+    with pytest.raises(InputError, match=message):
+        engine.anonymize(sample, target=target)
+
+
+@pytest.mark.parametrize("bad, message", [(np.zeros((4, 4, 3), np.float32), "uint8"),
+                                          (np.zeros((4, 4, 2), np.uint8), "shape"),
+                                          (b"", "empty"), (b"GIF89a-not-really", "damaged|not an image"),
+                                          (12, "expected an image")])
+def test_bad_images_raise_input_error(engine, bad, message):
+    with pytest.raises(InputError, match=message):
+        engine.attribute(bad)
+
+
+# ---------------------------------------------------------------- providers
+def test_cuda_is_preferred_only_when_offered():
+    cuda, cpu = sessions.CUDA, sessions.CPU
+    assert sessions.preferred_providers([cuda, cpu]) == [cuda, cpu]
+    assert sessions.preferred_providers([cpu]) == [cpu]
+    assert sessions.preferred_providers([cuda, cpu], device="cpu") == [cpu]
+    assert sessions.preferred_providers([cpu], device="cuda") == [cpu]
+
+
+def test_a_failing_cuda_session_is_retried_on_cpu(tiny_bundle, monkeypatch, caplog):
+    real_session = ort.InferenceSession
+    tried = []
+
+    def fake_session(path, sess_options=None, providers=None):
+        tried.append(list(providers))
+        if sessions.CUDA in providers:
+            raise ort.capi.onnxruntime_pybind11_state.Fail("CUDA failure 100: no CUDA-capable device")
+        return real_session(path, sess_options=sess_options, providers=providers)
+
+    monkeypatch.setattr(sessions.ort, "InferenceSession", fake_session)
+    with caplog.at_level(logging.INFO, logger="runtime.sessions"):
+        engine = Engine.load(tiny_bundle, available_providers=[sessions.CUDA, sessions.CPU])
+    assert engine.provider == sessions.CPU
+    assert tried[:2] == [[sessions.CUDA, sessions.CPU], [sessions.CPU]]
+    assert "retrying on CPU" in caplog.text and "providers in use: CPUExecutionProvider" in caplog.text
+
+
+# ---------------------------------------------------------------- bundle integrity
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, folder)
+    return folder
+
+
+def test_checksum_mismatch_names_the_file(bundle_copy):
+    path = bundle_copy / "fingerprint_decoder.onnx"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="fingerprint_decoder.onnx: sha256"):
+        load_bundle(bundle_copy)
+
+
+def test_missing_file_and_wrong_format_version_are_clear_errors(bundle_copy):
+    (bundle_copy / "reconstructor_encoder.onnx").unlink()
+    with pytest.raises(BundleError, match="reconstructor_encoder.onnx: missing"):
+        load_bundle(bundle_copy)
+    manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    (bundle_copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(BundleError, match="format_version 99"):
+        load_bundle(bundle_copy)
+    (bundle_copy / MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(bundle_copy)
+    (bundle_copy / MANIFEST_NAME).unlink()
+    with pytest.raises(BundleError, match="manifest.json: missing"):
+        load_bundle(bundle_copy)
+    with pytest.raises(BundleError, match="not a bundle folder"):
+        load_bundle(bundle_copy / "nowhere")
+
+
+def test_a_hub_repo_id_loads_through_huggingface_hub(tiny_bundle, tmp_path, monkeypatch):
+    revision = offline_hub_cache(tmp_path, monkeypatch, "someone/fingerprint-bundle", tiny_bundle)
+    bundle = load_bundle("someone/fingerprint-bundle", revision=revision)
+    assert bundle.manifest == load_bundle(tiny_bundle).manifest
+    assert bundle.describe() == f"someone/fingerprint-bundle@{revision}"
+
+
+def test_an_unreachable_hub_repo_falls_back_to_the_shipped_bundle(tmp_path, monkeypatch, caplog):
+    (tmp_path / "empty").mkdir()
+    offline_hub_cache(tmp_path, monkeypatch, "someone/other", tmp_path / "empty")
+    monkeypatch.setattr("runtime.bundle.SHIPPED_DIR", tmp_path / "shipped")
+    with caplog.at_level(logging.WARNING, logger="runtime.bundle"), pytest.raises(BundleError, match="shipped"):
+        load_bundle("someone/not-cached")
+    assert "unavailable" in caplog.text and "using the shipped bundle" in caplog.text
+
+
+# ---------------------------------------------------------------- the command line
+def test_cli_attribute_json_reports_each_path_and_fails_on_a_bad_one(tiny_bundle, tiny_dataset, tmp_path):
+    good = tiny_dataset / "images" / "test" / "tiny-ae" / "camera.png"
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    result = run_module("runtime", "--bundle", str(tiny_bundle), "--device", "cpu", "attribute", str(good),
+                        str(bad), str(tmp_path / "missing.jpg"), "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["path"] for row in rows] == [str(good), str(bad), str(tmp_path / "missing.jpg")]
+    assert rows[0]["label"] in rows[0]["probabilities"] and "error" not in rows[0]
+    assert "not an image" in rows[1]["error"] and "no such file" in rows[2]["error"]
+
+
+def test_cli_anonymize_and_fingerprint_write_clean_pngs(tiny_bundle, tiny_dataset, tmp_path):
+    source = tmp_path / "tagged.png"
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a photo, Steps: 20, Sampler: Euler")
+    Image.open(tiny_dataset / "images" / "test" / "tiny-ae" / "camera.png").save(source, pnginfo=info)
+    output = tmp_path / "out" / "anonymized.png"
+    result = run_module("runtime", "--bundle", str(tiny_bundle), "anonymize", str(source), "--output",
+                        str(output), "--json")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["output"] == str(output) and 0 < row["ssim"] <= 1
+    with Image.open(output) as image:
+        assert image.format == "PNG" and image.size == (256, 256)
+        assert not image.info and not image.getexif()
+    result = run_module("runtime", "--bundle", str(tiny_bundle), "fingerprint", str(source), "--output",
+                        str(tmp_path / "pictures"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == [
+        "tagged-fingerprint.png", "tagged-residual.png", "tagged-spectrum.png"]
+    result = run_module("runtime", "--bundle", str(tmp_path / "no-bundle"), "attribute", str(source))
+    assert result.returncode == 3 and "not a bundle folder" in result.stderr and "Traceback" not in result.stderr
