@@ -1,32 +1,297 @@
-"""causal-fingerprint: the Gradio Space (a placeholder page until the ONNX bundle ships)."""
+"""causal-fingerprint: the Gradio Space. A thin layer over the runtime API (`runtime.Engine`).
+
+    python app.py          # honours GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+    BUNDLE_REPO=owner/name BUNDLE_REVISION=<commit> python app.py   # a bundle from the Hub
+"""
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
 import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from runtime import NEUTRAL, Engine, InputError
+from runtime.engine import as_rgb_array
+from runtime.intake import MAX_FILE_BYTES
+
+logger = logging.getLogger("app")
 
 TITLE = "Causal fingerprint: which generative model made this image?"
-ABOUT = """
-Drop an image to learn which generative model made it, see that model's *causal fingerprint*,
-and anonymize the image's source in one click. This implements "Causal Fingerprints of AI
-Generative Models" (arXiv 2509.15406).
+SAMPLES = Path(__file__).parent / "tests" / "data" / "samples"
+CONCURRENCY = int(os.environ.get("APP_CONCURRENCY", "2"))
+OUTPUT_MAX_AGE_S = 900  # downloads we wrote are removed after this long
+CITATION = """```bibtex
+@article{causalfingerprints2025,
+  title   = {Causal Fingerprints of AI Generative Models},
+  journal = {arXiv preprint arXiv:2509.15406},
+  year    = {2025}
+}
+```"""
 
-**Status:** the benchmark (a content-matched zoo of generators) is built; the attribution model
-and its ONNX bundle are not shipped yet, so this page cannot analyse images today.
+
+class Downloads:
+    """Files we hand to the browser (anonymized PNGs, batch CSV/JSON), in one private temporary
+    folder; files older than `max_age` seconds are removed at each write, the folder at exit."""
+
+    def __init__(self, max_age: float = OUTPUT_MAX_AGE_S):
+        self.folder = tempfile.TemporaryDirectory(prefix="causal-fingerprint-")
+        self.max_age = max_age
+
+    def path(self, name: str) -> Path:
+        now = time.time()
+        for old in Path(self.folder.name).glob("*/*"):
+            if now - old.stat().st_mtime > self.max_age:
+                old.unlink(missing_ok=True)
+                old.parent.rmdir()
+        folder = Path(self.folder.name) / uuid.uuid4().hex
+        folder.mkdir()
+        return folder / name
+
+    def png(self, array: np.ndarray, name: str) -> str:
+        """A PNG with no metadata at all (no text chunks, EXIF, XMP or ICC profile)."""
+        path = self.path(name)
+        Image.fromarray(array).save(path, format="PNG")
+        return str(path)
+
+    def text(self, content: str, name: str) -> str:
+        path = self.path(name)
+        path.write_text(content)
+        return str(path)
+
+
+class ImageInput(gr.Image):
+    """gr.Image that hands the uploaded file to the runtime's intake untouched: its raw bytes
+    (metadata kept for provenance, our size limits applied) and our error message for a bad file,
+    where gr.Image would decode it with its own rules first."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "image"  # the browser renders it as the built-in image component
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
+# ---------------------------------------------------------------- formatting (plain data -> widgets)
+def verdict_markdown(result: dict, engine: Engine) -> str:
+    if result["unknown"]:
+        head = (f"### Unknown source\nNot one of the {len(engine.labels)} sources this model knows "
+                f"(closest: {result['display_name']}).")
+    elif result["is_real"]:
+        head = "### Camera / real photo\nNo known generator's fingerprint found."
+    else:
+        head = f"### {result['display_name']}\nFamily: **{result['family']}**"
+    notes = [f"Confidence **{result['confidence']:.1%}** over {len(result['tiles']['positions'])} tiles",
+             f"{result['image_size'][1]}x{result['image_size'][0]} px"]
+    if result["padded"]:
+        notes.append(f"padded to one {result['tiles']['size']}-px tile (smaller than a tile)")
+    return head + "\n\n" + " · ".join(notes)
+
+
+def probability_frame(result: dict, engine: Engine) -> pd.DataFrame:
+    names = {label.name: label.display_name for label in engine.labels}
+    return pd.DataFrame({"source": [names[k] for k in result["probabilities"]],
+                         "probability": list(result["probabilities"].values())})
+
+
+def tile_map(image: np.ndarray, result: dict, engine: Engine):
+    """(image, [(mask, display name)]) for gr.AnnotatedImage: each tile coloured by its source."""
+    height, width = image.shape[:2]
+    size = result["tiles"]["size"]
+    names = {label.name: label.display_name for label in engine.labels}
+    masks = {}
+    for (top, left), label in zip(result["tiles"]["positions"], result["tiles"]["labels"]):
+        mask = masks.setdefault(label, np.zeros((max(height, size), max(width, size)), np.float32))
+        mask[top : top + size, left : left + size] = np.maximum(mask[top : top + size, left : left + size], 0.5)
+    return image, [(mask[:height, :width], names[label]) for label, mask in masks.items()]
+
+
+def scatter_frame(embedding: dict, engine: Engine) -> pd.DataFrame:
+    names = {label.name: label.display_name for label in engine.labels}
+    rows = [{"x": xy[0], "y": xy[1], "point": names[name]} for name, xy in embedding["prototypes"].items()]
+    rows.append({"x": embedding["image"][0], "y": embedding["image"][1], "point": "this image"})
+    return pd.DataFrame(rows)
+
+
+def upscale(picture: np.ndarray, factor: int = 4) -> np.ndarray:
+    return np.kron(picture, np.ones((factor, factor, 1), dtype=np.uint8)) if picture.ndim == 3 else picture
+
+
+def summary_row(result: dict) -> dict:
+    return {"source": result["label"], "display_name": result["display_name"], "family": result["family"],
+            "unknown": result["unknown"], "confidence": round(result["confidence"], 4)}
+
+
+# ---------------------------------------------------------------- the app
+def build_demo(engine: Engine) -> gr.Blocks:
+    downloads = Downloads()
+    generators = {label.display_name: label.name for label in engine.labels if label.name in engine.generators}
+    manifest = engine.bundle.manifest
+
+    def call(method, image_path, *args):
+        """Run an engine method on an uploaded file; a bad file becomes a readable gr.Error."""
+        if not image_path:
+            raise gr.Error("Upload or paste an image first.")
+        try:
+            return method(image_path, *args)
+        except InputError as error:
+            raise gr.Error(str(error).replace(str(image_path), Path(image_path).name)) from error
+
+    def attribute(image_path):
+        analysis = call(engine.analyze, image_path)
+        result = engine.verdict(analysis)
+        image = analysis.image[: result["image_size"][0], : result["image_size"][1]]
+        return (verdict_markdown(result, engine), probability_frame(result, engine),
+                tile_map(image, result, engine), result)
+
+    def fingerprint(image_path):
+        result = call(engine.fingerprint, image_path)
+        plain = {"attribution": result["attribution"], "embedding": result["embedding"]}
+        return (upscale(result["fingerprint"]), result["residual"], result["spectrum"],
+                scatter_frame(result["embedding"], engine), plain)
+
+    def anonymize(image_path, target_display=None):
+        target = generators.get(target_display, NEUTRAL) if target_display else NEUTRAL
+        result = call(engine.anonymize, image_path, target)
+        png = downloads.png(result["image"], "anonymized.png")
+        shown_input = downloads.png(as_rgb_array(image_path), "input.png")
+        psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
+        metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} · target: "
+                   f"{'neutral (no known generator)' if target == NEUTRAL else target_display}")
+        comparison = pd.DataFrame([{"image": "input", **summary_row(result["before"])},
+                                   {"image": "anonymized", **summary_row(result["after"])}])
+        plain = {key: result[key] for key in ("target", "ssim", "psnr", "provider", "seconds")}
+        plain["before"], plain["after"] = summary_row(result["before"]), summary_row(result["after"])
+        return (shown_input, png), metrics, comparison, png, plain
+
+    def batch(paths, progress=gr.Progress()):
+        if not paths:
+            raise gr.Error("Choose one or more image files.")
+        rows = []
+        for path in progress.tqdm(paths, desc="attributing"):
+            name = Path(path).name
+            try:
+                rows.append({"file": name, **summary_row(engine.attribute(path)), "error": ""})
+            except InputError as error:
+                rows.append({"file": name, "error": str(error).replace(str(path), name)})
+        table = pd.DataFrame(rows).fillna("")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(table.columns))
+        writer.writeheader()
+        writer.writerows(table.to_dict("records"))
+        return (table, downloads.text(buffer.getvalue(), "attribution.csv"),
+                downloads.text(json.dumps(rows, indent=1), "attribution.json"), rows)
+
+    examples = sorted(str(p) for p in SAMPLES.glob("*.png"))
+    with gr.Blocks(title=TITLE, delete_cache=(300, 900)) as demo:
+        gr.Markdown(f"# {TITLE}\nDrop an image: the model names the generator whose *causal fingerprint* "
+                    "it carries, shows that fingerprint, and can remove it in one click.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                image = ImageInput(type="filepath", label="Image", sources=["upload", "clipboard"])
+                with gr.Row():
+                    attribute_button = gr.Button("Attribute", variant="primary")
+                    fingerprint_button = gr.Button("Fingerprint")
+                    anonymize_button = gr.Button("Anonymize")
+                target = gr.Dropdown(choices=list(generators), value=None, label="Advanced: counterfactual "
+                                     "\"as if made by X\" (empty: neutral anonymization)")
+                gr.Examples(examples=examples, inputs=image, examples_per_page=12)
+            with gr.Column(scale=2):
+                with gr.Tab("Attribution"):
+                    verdict = gr.Markdown()
+                    probabilities = gr.BarPlot(x="source", y="probability", sort="-y", label="Probabilities",
+                                               y_lim=[0, 1], x_label_angle=-30)
+                    tiles = gr.AnnotatedImage(label="Local attribution (tiles coloured by source)")
+                    attribution_json = gr.JSON(label="Attribution (plain data)", visible=False)
+                with gr.Tab("Fingerprint"):
+                    with gr.Row():
+                        fingerprint_picture = gr.Image(label="Causal fingerprint G(f, c0)", format="png")
+                        residual_picture = gr.Image(label="Residual x - R(x)", format="png")
+                        spectrum_picture = gr.Image(label="Residual spectrum", format="png")
+                    space = gr.ScatterPlot(x="x", y="y", color="point", label="Fingerprint space (prototypes' plane)")
+                    fingerprint_json = gr.JSON(visible=False)
+                with gr.Tab("Anonymize"):
+                    slider = gr.ImageSlider(label="Input | anonymized", type="filepath")
+                    anonymize_metrics = gr.Markdown()
+                    comparison = gr.Dataframe(label="Attribution before and after")
+                    download = gr.File(label="Download (PNG, all metadata removed)")
+                    anonymize_json = gr.JSON(visible=False)
+                with gr.Tab("Batch"):
+                    files = gr.File(file_count="multiple", type="filepath", label="Images")
+                    batch_button = gr.Button("Attribute all")
+                    table = gr.Dataframe(label="Results")
+                    with gr.Row():
+                        csv_file = gr.File(label="CSV")
+                        json_file = gr.File(label="JSON")
+                    batch_json = gr.JSON(visible=False)
+                with gr.Tab("About"):
+                    gr.Markdown(about_markdown(engine, manifest))
+        gr.Markdown(f"<small>Running on **{engine.provider.replace('ExecutionProvider', '')}** · bundle "
+                    f"`{engine.bundle.describe()}` · commit `{manifest.get('provenance', {}).get('commit', '?')[:10]}`</small>")
+
+        attribute_button.click(attribute, image, [verdict, probabilities, tiles, attribution_json], api_name="attribute")
+        fingerprint_button.click(fingerprint, image, [fingerprint_picture, residual_picture, spectrum_picture, space,
+                                                      fingerprint_json], api_name="fingerprint")
+        anonymize_button.click(anonymize, [image, target], [slider, anonymize_metrics, comparison, download,
+                                                            anonymize_json], api_name="anonymize")
+        batch_button.click(batch, files, [table, csv_file, json_file, batch_json], api_name="batch")
+    return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+
+
+def about_markdown(engine: Engine, manifest: dict) -> str:
+    families: dict[str, list[str]] = {}
+    for label in engine.labels:
+        families.setdefault(label.family, []).append(label.display_name)
+    known = "\n".join(f"- **{family}**: {', '.join(names)}" for family, names in families.items())
+    figures = manifest.get("benchmark") or {}
+    lines = [f"- {key.replace('_', ' ')}: {value:.4f}" if isinstance(value, float) else f"- {key.replace('_', ' ')}: {value}"
+             for key, value in figures.items() if not isinstance(value, dict)]
+    return f"""
+### What this bundle knows
+{known}
+
+### Benchmark (from the bundle's manifest)
+{chr(10).join(lines) or "- (no figures in this bundle)"}
+
+### Limits
+- A closed world: the model knows only the sources above. An image from any other generator is
+  flagged "unknown source" when its fingerprint is far from all of them, but may be attributed
+  to the nearest known source.
+- Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
+- Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
+
+### Method and citation
+Implements "Causal Fingerprints of AI Generative Models" (arXiv 2509.15406): a residual against a
+frozen diffusion reconstructor, projected to several spaces, decoupled into a source fingerprint f
+and a content code c; anonymization replaces G(f, c) by G(f_target, c).
+{CITATION}
 """
 
 
-def build_demo() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# {TITLE}")
-        gr.Markdown(ABOUT)
-    return demo
+def load_engine() -> Engine:
+    """The bundle named by BUNDLE_REPO / BUNDLE_REVISION, else the shipped `weights/`."""
+    return Engine.load(os.environ.get("BUNDLE_REPO") or None, os.environ.get("BUNDLE_REVISION") or None)
 
 
-demo = build_demo()
+demo = build_demo(load_engine())
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=MAX_FILE_BYTES,
+        show_error=True,
     )

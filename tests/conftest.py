@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -92,3 +95,41 @@ def tiny_bundle(tiny_checkpoint, tiny_dataset, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bundle") / "weights"
     export_bundle(tiny_checkpoint, tiny_dataset, folder, stride=16)
     return folder
+
+
+# ---------------------------------------------------------------- the app in a subprocess
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int, bundle: str | None = None, timeout: float = 120) -> subprocess.Popen:
+    """`python app.py` on `port`; returns once it answers (or raises with its log)."""
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT))
+    if bundle:
+        env["BUNDLE_REPO"] = bundle
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the app exited:\n{process.stdout.read()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    raise AssertionError(f"the app did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The Space on the shipped bundle, started once for the app and browser tests."""
+    port = free_port()
+    process = start_app(port)
+    yield f"http://127.0.0.1:{port}/"
+    process.terminate()
+    process.wait(timeout=20)

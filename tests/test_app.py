@@ -1,40 +1,80 @@
-"""The app starts and serves its page."""
-import os
-import socket
-import subprocess
-import sys
-import time
+"""The Space: started in a subprocess on a free port, called through gradio_client like a user's script."""
+import json
+from pathlib import Path
 
 import httpx
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
 
-from tests.conftest import ROOT
+from conftest import ROOT
+from runtime.bundle import load_bundle
+
+SAMPLES = ROOT / "tests" / "data" / "samples"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def client(app_url, tmp_path_factory) -> Client:
+    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
-def test_app_starts_and_serves_its_page():
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
-               GRADIO_ANALYTICS_ENABLED="False")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                if page.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("the app did not answer within 90 s")
-        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
-        assert "Causal fingerprint" in str(config)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+@pytest.fixture(scope="module")
+def labels() -> list[str]:
+    return [row["name"] for row in load_bundle().manifest["labels"]]
+
+
+def test_page_and_named_endpoints(app_url, client):
+    config = httpx.get(f"{app_url}config", timeout=5).json()
+    assert "Causal fingerprint" in json.dumps(config)
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/attribute", "/fingerprint", "/anonymize", "/batch"} <= set(endpoints)
+
+
+def test_attribute_endpoint(client, labels):
+    verdict, _plot, _tiles, result = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"),
+                                                    api_name="/attribute")
+    assert result["label"] in labels and result["image_size"] == [180, 256]
+    assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert result["display_name"] in verdict or "Unknown source" in verdict
+
+
+def test_fingerprint_endpoint(client):
+    fingerprint, residual, spectrum, _space, plain = client.predict(handle_file(SAMPLES / "real--chelsea.png"),
+                                                                    api_name="/fingerprint")
+    assert Image.open(residual).size == (226, 150) and Image.open(spectrum).size == (226, 150)
+    assert Image.open(fingerprint).size[0] == Image.open(fingerprint).size[1]
+    assert len(plain["embedding"]["image"]) == 2
+
+
+def test_anonymize_endpoint_returns_a_close_clean_png(client, labels):
+    source = SAMPLES / "ldm-kl--coffee.png"
+    slider, metrics, _table, download, plain = client.predict(handle_file(source), None, api_name="/anonymize")
+    assert "SSIM" in metrics and 0.8 <= plain["ssim"] <= 1
+    assert plain["before"]["source"] in labels and plain["after"]["source"] in labels
+    with Image.open(download) as image:
+        assert image.format == "PNG" and image.size == (256, 180)
+        assert not image.info and not image.getexif()
+        anonymized = np.asarray(image.convert("RGB"), dtype=float)
+    original = np.asarray(Image.open(source).convert("RGB"), dtype=float)
+    assert 0 < np.abs(anonymized - original).mean() < 5
+
+
+def test_batch_endpoint_reports_good_and_bad_files(client, tmp_path, labels):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    table, csv_path, json_path, rows = client.predict(
+        [handle_file(SAMPLES / "vq--chelsea.png"), handle_file(bad)], api_name="/batch")
+    assert rows[0]["source"] in labels and rows[0]["error"] == ""
+    assert rows[1]["file"] == "broken.png"
+    assert "damaged" in rows[1]["error"] or "not an image" in rows[1]["error"]
+    assert Path(csv_path).read_text().splitlines()[0].startswith("file,")
+    assert json.loads(Path(json_path).read_text()) == rows
+
+
+def test_bad_upload_is_a_readable_error_not_a_stack_trace(client, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("hello")
+    with pytest.raises(Exception) as caught:
+        client.predict(handle_file(bad), api_name="/attribute")
+    assert "not an image" in str(caught.value) and "Traceback" not in str(caught.value)
