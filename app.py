@@ -23,6 +23,7 @@ from PIL import Image
 from runtime import NEUTRAL, Engine, InputError
 from runtime.engine import as_rgb_array
 from runtime.intake import MAX_FILE_BYTES
+from runtime.provenance import read_file_provenance
 
 logger = logging.getLogger("app")
 
@@ -100,6 +101,18 @@ def verdict_markdown(result: dict, engine: Engine) -> str:
     return head + "\n\n" + " · ".join(notes)
 
 
+def provenance_markdown(provenance: dict) -> str:
+    """Metadata evidence, kept apart from the fingerprint verdict."""
+    lines = [f"**Provenance metadata** (separate evidence, easy to strip or forge): {provenance['summary']}"]
+    for item in provenance["items"][:8]:
+        value = item["value"].replace("\n", " ")
+        lines.append(f"- {item['kind']} `{item['field']}`: {value[:120]} — *{item['suggests']}*")
+    c2pa_info = provenance.get("c2pa") or {}
+    if "error" in c2pa_info:
+        lines.append(f"- C2PA: {c2pa_info['error']}")
+    return "\n".join(lines)
+
+
 def probability_frame(result: dict, engine: Engine) -> pd.DataFrame:
     names = {label.name: label.display_name for label in engine.labels}
     return pd.DataFrame({"source": [names[k] for k in result["probabilities"]],
@@ -153,8 +166,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
         analysis = call(engine.analyze, image_path)
         result = engine.verdict(analysis)
         image = analysis.image[: result["image_size"][0], : result["image_size"][1]]
-        return (verdict_markdown(result, engine), probability_frame(result, engine),
-                tile_map(image, result, engine), result)
+        provenance = call(read_file_provenance, image_path)
+        return (verdict_markdown(result, engine), provenance_markdown(provenance), probability_frame(result, engine),
+                tile_map(image, result, engine), {**result, "provenance": provenance})
 
     def fingerprint(image_path):
         result = call(engine.fingerprint, image_path)
@@ -211,6 +225,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
             with gr.Column(scale=2):
                 with gr.Tab("Attribution"):
                     verdict = gr.Markdown()
+                    provenance = gr.Markdown()
                     probabilities = gr.BarPlot(x="source", y="probability", sort="-y", label="Probabilities",
                                                y_lim=[0, 1], x_label_angle=-30)
                     tiles = gr.AnnotatedImage(label="Local attribution (tiles coloured by source)")
@@ -241,7 +256,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
         gr.Markdown(f"<small>Running on **{engine.provider.replace('ExecutionProvider', '')}** · bundle "
                     f"`{engine.bundle.describe()}` · commit `{manifest.get('provenance', {}).get('commit', '?')[:10]}`</small>")
 
-        attribute_button.click(attribute, image, [verdict, probabilities, tiles, attribution_json], api_name="attribute")
+        attribute_button.click(attribute, image, [verdict, provenance, probabilities, tiles, attribution_json],
+                               api_name="attribute")
         fingerprint_button.click(fingerprint, image, [fingerprint_picture, residual_picture, spectrum_picture, space,
                                                       fingerprint_json], api_name="fingerprint")
         anonymize_button.click(anonymize, [image, target], [slider, anonymize_metrics, comparison, download,

@@ -34,6 +34,24 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[s
             "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
 
 
+def method_metrics(probs: np.ndarray, y: np.ndarray, photos: list[str], names: list[str]) -> dict:
+    """Tile metrics, plus whole-image accuracy (mean log-probability over every grid tile of one
+    test image, as the runtime aggregates) and family accuracy (the generator family right)."""
+    from export.generators import listing
+
+    metrics = classification_metrics(y, probs.argmax(1), names)
+    family = {row["name"]: row["family"] for row in listing()}
+    families = np.array([family[n] for n in names])
+    metrics["family_accuracy"] = float((families[probs.argmax(1)] == families[y]).mean())
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, key in enumerate(zip(photos, y.tolist())):
+        groups.setdefault(key, []).append(index)
+    hits = [int(np.log(np.clip(probs[rows], 1e-12, 1)).mean(0).argmax() == label) for (_, label), rows in groups.items()]
+    metrics["image_accuracy"] = float(np.mean(hits))
+    metrics["images"] = len(hits)
+    return metrics
+
+
 def fisher_discriminant_ratio(features: np.ndarray, labels: np.ndarray) -> float:
     mean = features.mean(0)
     between = within = 0.0
@@ -142,10 +160,10 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
               "test_photos": sorted(set(test.photos)), "platform": platform.platform(), "methods": {}}
 
     probs, mu = ours_predict(model, test)
-    result["methods"]["causal-fingerprint"] = classification_metrics(y, probs.argmax(1), labels)
+    result["methods"]["causal-fingerprint"] = method_metrics(probs, y, test.photos, labels)
     if ablation_path:
         ablation, _ = load_model(ablation_path)
-        result["methods"]["residual-cnn"] = classification_metrics(y, ours_predict(ablation, test)[0].argmax(1), labels)
+        result["methods"]["residual-cnn"] = method_metrics(ours_predict(ablation, test)[0], y, test.photos, labels)
 
     # Baselines: fitted on aligned grid tiles of the clean train photos (noise-correlation needs
     # alignment; all three get the same tiles).
@@ -155,7 +173,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     baselines = [DctLinear().fit(train_x, ys), NoiseCorrelation().fit(train_x, ys),
                  PixelCNN(len(labels)).fit(train_x, ys, steps=baseline_steps)]
     for baseline in baselines:
-        result["methods"][baseline.name] = classification_metrics(y, baseline.predict_proba(test.x).argmax(1), labels)
+        result["methods"][baseline.name] = method_metrics(baseline.predict_proba(test.x), y, test.photos, labels)
     strongest = max(baselines, key=lambda b: result["methods"][b.name]["accuracy"])
 
     result["fdr"] = {"value": fisher_discriminant_ratio(mu.numpy(), y), "formula": FDR_FORMULA}
@@ -206,9 +224,11 @@ def markdown(result: dict) -> str:
              f"Made by `{result['command']}` on {result['test_tiles']} test tiles "
              f"({result['tile']}x{result['tile']}) of photos never seen in training: "
              f"{', '.join(result['test_photos'])}. Classes: {', '.join(result['labels'])}.", "",
-             "| method | accuracy | macro F1 |", "|---|---|---|"]
+             "| method | tile accuracy | tile macro F1 | tile family accuracy | whole-image accuracy |",
+             "|---|---|---|---|---|"]
     for name, metrics in result["methods"].items():
-        lines.append(f"| {name} | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |")
+        lines.append(f"| {name} | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} | "
+                     f"{metrics['family_accuracy']:.4f} | {metrics['image_accuracy']:.4f} ({metrics['images']} images) |")
     lines += ["", f"**Fingerprint separation (FDR):** {result['fdr']['value']:.2f}. {result['fdr']['formula']}.", ""]
     open_set = result["open_set"]
     if open_set.get("auroc") is not None:

@@ -303,6 +303,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
         if output.exists():
             shutil.rmtree(output)
         shutil.move(str(folder), str(output))
+        output.chmod(0o755)  # TemporaryDirectory made it owner-only
         folder.mkdir()  # TemporaryDirectory removes it on exit
     logger.info("bundle written to %s (%.1f MB)", output, total / 2**20)
     return manifest

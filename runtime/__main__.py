@@ -18,6 +18,7 @@ from PIL import Image
 
 from runtime.engine import NEUTRAL, Engine
 from runtime.errors import BundleError, InputError
+from runtime.provenance import read_file_provenance
 
 SUMMARY_KEYS = ("label", "display_name", "family", "is_real", "unknown", "confidence", "probabilities",
                 "open_set", "image_size", "padded", "provider", "seconds")
@@ -39,7 +40,8 @@ def cmd_attribute(engine: Engine, args) -> int:
     for path in args.paths:
         try:
             result = engine.attribute(path)
-            rows.append({"path": path, **(result if args.tiles else summary(result))})
+            provenance = read_file_provenance(path)
+            rows.append({"path": path, **(result if args.tiles else summary(result)), "provenance": provenance})
         except InputError as error:
             rows.append({"path": path, "error": str(error)})
             failed = True
@@ -51,7 +53,8 @@ def cmd_attribute(engine: Engine, args) -> int:
                 print(f"{row['path']}: error: {row['error']}")
             else:
                 verdict = "unknown source" if row["unknown"] else row["display_name"]
-                print(f"{row['path']}: {verdict} ({row['family']}, confidence {row['confidence']:.3f})")
+                print(f"{row['path']}: {verdict} ({row['family']}, confidence {row['confidence']:.3f}); "
+                      f"metadata: {row['provenance']['summary']}")
     return 1 if failed else 0
 
 

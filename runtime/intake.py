@@ -34,6 +34,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# File signatures, to tell a damaged image from something that is not an image at all.
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+              b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format named by the file's first bytes, or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in SIGNATURES.items() if data.startswith(magic)), None)
+
+
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode image bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied."""
     if len(data) == 0:
@@ -52,8 +64,11 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     except InputError:
         raise
     except Image.DecompressionBombError as error:
-        raise InputError(f"{name}: image too large ({error})") from error
+        raise InputError(f"{name}: over the {MAX_PIXELS}-pixel limit ({error})") from error
     except UnidentifiedImageError as error:
+        kind = sniff_format(data)
+        if kind:
+            raise InputError(f"{name}: damaged or truncated {kind} file (its header cannot be read)") from error
         raise InputError(f"{name}: not an image file PIL can read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{name}: damaged or truncated image ({error})") from error

@@ -43,6 +43,9 @@ def create_session(path: Path, providers: list[str], threads: int = 0) -> ort.In
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    if CUDA in providers:
+        # ONNX Runtime prints a multi-line error when CUDA libraries are missing; we log one line.
+        ort.set_default_logger_severity(4)
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except (RuntimeError, *ORT_ERRORS) as error:
@@ -50,6 +53,8 @@ def create_session(path: Path, providers: list[str], threads: int = 0) -> ort.In
             raise BundleError(f"{path}: ONNX Runtime cannot load it ({error})") from error
         logger.warning("%s: %s session failed (%s); retrying on CPU", path.name, providers[0], error)
         return create_session(path, [CPU], threads)
+    finally:
+        ort.set_default_logger_severity(2)  # ONNX Runtime's default: warnings
 
 
 @dataclass

@@ -32,11 +32,12 @@ def test_page_and_named_endpoints(app_url, client):
 
 
 def test_attribute_endpoint(client, labels):
-    verdict, _plot, _tiles, result = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"),
+    verdict, provenance, _plot, _tiles, result = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"),
                                                     api_name="/attribute")
     assert result["label"] in labels and result["image_size"] == [180, 256]
     assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     assert result["display_name"] in verdict or "Unknown source" in verdict
+    assert "neutral evidence" in provenance and result["provenance"]["items"] == []
 
 
 def test_fingerprint_endpoint(client):

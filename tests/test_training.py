@@ -53,7 +53,7 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     result = json.loads(output.read_text())
     assert set(result["methods"]) == {"causal-fingerprint", "residual-cnn", "dct-linear", "noise-correlation", "pixel-cnn"}
     for metrics in result["methods"].values():
-        assert {"accuracy", "macro_f1", "confusion"} <= set(metrics)
+        assert {"accuracy", "macro_f1", "confusion", "family_accuracy", "image_accuracy"} <= set(metrics)
         assert np.array(metrics["confusion"]).shape == (4, 4)
     assert result["fdr"]["value"] > 0 and "tr(S_B)" in result["fdr"]["formula"]
     assert 0 <= result["open_set"]["auroc"] <= 1

@@ -1,0 +1,175 @@
+"""The same model in torch eager and in ONNX Runtime, side by side in one run, as ratios.
+
+    python bench/latency.py [--bundle weights] [--checkpoint export/assets/causal-fingerprint.pt]
+                            [--size 512] [--repeats 7] [--output bench/results/latency.json]
+
+Both paths share the runtime's tiling and numpy post-processing, so only the model compute
+differs. End to end = attribute + fingerprint of one image (one analysis, as `Engine.fingerprint`
+returns both); throughput = tiles/s through reconstructor + fingerprint encoder at batch 64.
+Runs interleaved (torch, ORT, torch, ORT...) and reports medians, so machine noise hits both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"cpu": {"ort_over_torch_max": 0.7, "attribute_512_seconds_max": 0.5},
+           "cuda": {"attribute_fingerprint_1024_seconds_max": 0.030, "ort_over_torch_max": 1.0}}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class TorchEngine:
+    """The runtime Engine's steps with the torch model in place of the ONNX sessions."""
+
+    def __init__(self, engine, checkpoint: Path, device: str):
+        import torch
+
+        from export.reconstructor import load_reconstructor
+        from export.train import load_model
+
+        self.torch = torch
+        self.engine = engine
+        self.device = torch.device(device)
+        self.model, state = load_model(checkpoint)
+        self.model.to(self.device)
+        self.reconstructor = load_reconstructor(state["train_config"]["reconstructor"] or None)
+        self.reconstructor.model.to(self.device)
+
+    def run_tiles(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        torch = self.torch
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(x), 64):
+                xb = torch.from_numpy(x[start : start + 64]).to(self.device)
+                z = self.reconstructor.encode(xb)
+                x_hat = self.reconstructor.decode(z).clamp(-1, 1)
+                out = self.model.encode(xb, x_hat, z, self.reconstructor.encode(x_hat))
+                parts.append({"mu": out["mu"].cpu().numpy(), "content": out["content"].cpu().numpy(),
+                              "logits": out["logits"].cpu().numpy(), "x_hat": x_hat.cpu().numpy(),
+                              "space_logits": torch.stack(list(out["space_logits"].values()), 1).cpu().numpy()})
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+    def decode(self, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.model.decode(self.torch.from_numpy(f).to(self.device),
+                                     self.torch.from_numpy(c).to(self.device)).cpu().numpy()
+
+
+def patched(engine, torch_engine):
+    """A copy of `engine` whose graph calls go to torch (same tiling and post-processing)."""
+    import copy
+
+    clone = copy.copy(engine)
+    clone.run_tiles = torch_engine.run_tiles
+    clone.decode = torch_engine.decode
+    return clone
+
+
+def timed(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def side_by_side(runs: dict, repeats: int) -> dict:
+    """Interleave the named callables `repeats` times; median seconds of each."""
+    samples = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            samples[name] += timed(fn, 1)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main(argv=None) -> int:
+    from export.train import PUBLISHED
+    from runtime.engine import Engine
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", default=str(ROOT / "weights"))
+    parser.add_argument("--checkpoint", type=Path, default=PUBLISHED)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--batch-tiles", type=int, default=256)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latency.json")
+    args = parser.parse_args(argv)
+
+    import onnxruntime
+    import torch
+    from PIL import Image
+
+    engine = Engine.load(args.bundle, device=args.device)
+    reference = TorchEngine(engine, args.checkpoint, args.device)
+    torch_engine = patched(engine, reference)
+    sample = np.asarray(Image.open(ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png").convert("RGB"))
+    image = np.tile(sample, (args.size // sample.shape[0] + 1, args.size // sample.shape[1] + 1, 1))[: args.size, : args.size]
+    rng = np.random.default_rng(0)
+    tiles = rng.uniform(-1, 1, (args.batch_tiles, 3, engine.bundle.tile, engine.bundle.tile)).astype(np.float32)
+
+    # warm-up (session init, allocator, torch's first-call costs), then agreement check
+    for candidate in (engine, torch_engine):
+        candidate.fingerprint(image)
+    agree = engine.attribute(image)["label"] == torch_engine.attribute(image)["label"]
+
+    end_to_end = side_by_side({"torch": lambda: torch_engine.fingerprint(image),
+                               "onnxruntime": lambda: engine.fingerprint(image)}, args.repeats)
+    attribute = side_by_side({"torch": lambda: torch_engine.attribute(image),
+                              "onnxruntime": lambda: engine.attribute(image)}, args.repeats)
+    batch = side_by_side({"torch": lambda: reference.run_tiles(tiles),
+                          "onnxruntime": lambda: engine.run_tiles(tiles)}, max(3, args.repeats // 2))
+    ratio = end_to_end["onnxruntime"] / end_to_end["torch"]
+    targets = TARGETS[args.device]
+    result = {
+        "command": "python bench/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "device": {"kind": args.device, "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+                   "provider": engine.provider, "platform": platform.platform(),
+                   "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None},
+        "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        "image": f"{args.size}x{args.size}",
+        "tiles_per_image": len(engine.analyze(image).positions),
+        "same_label_torch_vs_onnx": agree,
+        "end_to_end_seconds": end_to_end,
+        "attribute_seconds": attribute,
+        "ort_over_torch_end_to_end": ratio,
+        "ort_over_torch_attribute": attribute["onnxruntime"] / attribute["torch"],
+        "throughput_tiles_per_second": {name: args.batch_tiles / seconds for name, seconds in batch.items()},
+        "targets": targets,
+    }
+    if args.device == "cpu":
+        result["meets_targets"] = {"ort_over_torch": ratio <= targets["ort_over_torch_max"],
+                                   f"attribute_{args.size}": attribute["onnxruntime"] <= targets["attribute_512_seconds_max"]}
+    else:
+        result["meets_targets"] = {"ort_over_torch": ratio <= targets["ort_over_torch_max"],
+                                   "attribute_fingerprint_seconds": end_to_end["onnxruntime"]
+                                   <= targets["attribute_fingerprint_1024_seconds_max"]}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The shipped bundle (weights/): integrity, golden outputs, torch parity, and what it attributes."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from export.reconstructor import load_reconstructor
+from export.train import PUBLISHED, load_model, reencode
+from runtime.bundle import load_bundle
+from runtime.engine import Engine
+
+SAMPLES = sorted((ROOT / "tests" / "data" / "samples").glob("*.png"))
+# Made by: python -m runtime attribute tests/data/samples/*.png --json > tests/data/golden.json
+GOLDEN = {Path(row["path"]).name: row for row in json.loads((ROOT / "tests" / "data" / "golden.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.load(device="cpu")
+
+
+def test_shipped_bundle_is_the_committed_checkpoint(engine):
+    _model, state = load_model(PUBLISHED)
+    manifest = engine.bundle.manifest
+    assert [row["name"] for row in manifest["labels"]] == state["labels"]
+    assert np.allclose(manifest["fingerprint"]["prototypes"], state["prototypes"].numpy())
+    assert sum(p.stat().st_size for p in engine.bundle.folder.iterdir()) <= 50 * 2**20
+    assert load_bundle().manifest == manifest
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_golden_outputs(engine, path):
+    golden = GOLDEN[path.name]
+    result = engine.attribute(path)
+    assert result["label"] == golden["label"] and result["unknown"] == golden["unknown"]
+    for name, probability in golden["probabilities"].items():
+        assert result["probabilities"][name] == pytest.approx(probability, abs=1e-4)
+
+
+def test_onnx_and_torch_agree_on_every_sample_tile(engine):
+    model, state = load_model(PUBLISHED)
+    reconstructor = load_reconstructor(state["train_config"]["reconstructor"] or None)
+    x = np.concatenate([engine.analyze(path).x for path in SAMPLES])
+    with torch.no_grad():
+        expected = reencode(model, reconstructor, torch.from_numpy(x))["logits"].argmax(1).numpy()
+    got = engine.run_tiles(x)["logits"].argmax(1)
+    assert len(x) > 500 and (got == expected).mean() >= 0.999
+
+
+def test_shipped_model_attributes_unseen_photos_of_known_sources(engine):
+    held_out = {row["name"] for row in engine.bundle.manifest["held_out"]}
+    known = [p for p in SAMPLES if p.name.split("--")[0] not in held_out]
+    right = [engine.attribute(p)["label"] == p.name.split("--")[0] for p in known]
+    assert len(known) == 20 and sum(right) >= 18
