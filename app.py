@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -30,7 +31,8 @@ logger = logging.getLogger("app")
 TITLE = "Causal fingerprint: which generative model made this image?"
 SAMPLES = Path(__file__).parent / "tests" / "data" / "samples"
 CONCURRENCY = int(os.environ.get("APP_CONCURRENCY", "2"))
-OUTPUT_MAX_AGE_S = 900  # downloads we wrote are removed after this long
+# Uploads (gradio's cache) and the files we write are removed once older than this.
+TEMP_MAX_AGE_S = int(os.environ.get("APP_TEMP_MAX_AGE_S", "900"))
 CITATION = """```bibtex
 @article{causalfingerprints2025,
   title   = {Causal Fingerprints of AI Generative Models},
@@ -44,16 +46,22 @@ class Downloads:
     """Files we hand to the browser (anonymized PNGs, batch CSV/JSON), in one private temporary
     folder; files older than `max_age` seconds are removed at each write, the folder at exit."""
 
-    def __init__(self, max_age: float = OUTPUT_MAX_AGE_S):
+    def __init__(self, max_age: float = TEMP_MAX_AGE_S):
         self.folder = tempfile.TemporaryDirectory(prefix="causal-fingerprint-")
         self.max_age = max_age
 
-    def path(self, name: str) -> Path:
+    def sweep(self) -> None:
+        """Remove the files older than `max_age` (run at every request)."""
         now = time.time()
-        for old in Path(self.folder.name).glob("*/*"):
-            if now - old.stat().st_mtime > self.max_age:
-                old.unlink(missing_ok=True)
-                old.parent.rmdir()
+        for old in Path(self.folder.name).iterdir():
+            try:
+                if now - old.stat().st_mtime > self.max_age:
+                    shutil.rmtree(old, ignore_errors=True)
+            except FileNotFoundError:  # another request's sweep removed it first
+                continue
+
+    def path(self, name: str) -> Path:
+        self.sweep()
         folder = Path(self.folder.name) / uuid.uuid4().hex
         folder.mkdir()
         return folder / name
@@ -155,6 +163,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
     def call(method, image_path, *args):
         """Run an engine method on an uploaded file; a bad file becomes a readable gr.Error."""
+        downloads.sweep()
         if not image_path:
             raise gr.Error("Upload or paste an image first.")
         try:
@@ -209,7 +218,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
                 downloads.text(json.dumps(rows, indent=1), "attribution.json"), rows)
 
     examples = sorted(str(p) for p in SAMPLES.glob("*.png"))
-    with gr.Blocks(title=TITLE, delete_cache=(300, 900)) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=(max(10, TEMP_MAX_AGE_S // 3), TEMP_MAX_AGE_S)) as demo:
         gr.Markdown(f"# {TITLE}\nDrop an image: the model names the generator whose *causal fingerprint* "
                     "it carries, shows that fingerprint, and can remove it in one click.")
         with gr.Row():

@@ -115,7 +115,9 @@ def c2pa_manifest(data: bytes, image_format: str | None) -> dict | None:
         manifest = reader.get_active_manifest() or {}
         state = reader.get_validation_state()
     source_types = re.findall(r"digitalsourcetype/(\w+)", str(manifest), flags=re.I)
-    return {"claim_generator": _clip(manifest.get("claim_generator") or manifest.get("claim_generator_info") or ""),
+    generator = manifest.get("claim_generator") or ", ".join(
+        f"{info.get('name', '?')} {info.get('version', '')}".strip() for info in manifest.get("claim_generator_info") or [])
+    return {"claim_generator": _clip(generator),
             "title": _clip(manifest.get("title", "")),
             "digital_source_types": sorted(set(source_types)),
             "validation_state": state or "unknown"}
@@ -128,6 +130,8 @@ def read_provenance(data: bytes, name: str = "<bytes>") -> dict:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format
+            if image_format == "PNG":
+                image.load()  # text chunks after the image data are read only on load
             items = png_text(image.info) + exif_fields(image) + xmp_fields(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise InputError(f"{name}: cannot read its metadata ({error})") from error
