@@ -53,7 +53,8 @@ class TrainConfig:
     w_adversary: float = 0.3
     w_recon: float = 1.0
     w_kl: float = 1e-3
-    cf_steps: int = 200
+    cf_steps: int = 1200
+    cf_lr: float = 2e-3
     cf_batch: int = 24
     cf_psnr_target: float = 38.0
     w_cf_budget: float = 200.0
@@ -281,7 +282,7 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         p.requires_grad_(False)
     for p in decoder_params:
         p.requires_grad_(True)
-    optimizer = torch.optim.Adam(decoder_params, lr=config.lr / 4)
+    optimizer = torch.optim.Adam(decoder_params, lr=config.cf_lr)
     start = 0
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
