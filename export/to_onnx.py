@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=Path("data/zoo"),
                         help="built dataset (its test tiles check parity, its val tiles give c0)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--stride", type=int, default=32, help="tile stride the runtime uses")
+    parser.add_argument("--stride", type=int, default=64, help="tile stride the runtime uses (tile size: no overlap)")
     parser.add_argument("--tolerance", type=float, default=PARITY_TOLERANCE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
