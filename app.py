@@ -11,12 +11,20 @@ import json
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import gradio as gr
+# Uploads and gradio's copies of our outputs go to a private folder that is removed at exit
+# (gradio's own age-based clean-up runs only while the app serves). A GRADIO_TEMP_DIR set by
+# the caller is kept.
+UPLOADS = tempfile.TemporaryDirectory(prefix="causal-fingerprint-uploads-")
+os.environ.setdefault("GRADIO_TEMP_DIR", UPLOADS.name)
+
+import gradio as gr  # noqa: E402  (reads GRADIO_TEMP_DIR)
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -312,8 +320,15 @@ def load_engine() -> Engine:
 
 demo = build_demo(load_engine())
 
+def exit_on_sigterm(_signum, _frame) -> None:
+    """Spaces and process managers stop the app with SIGTERM: exit normally, so the temporary
+    folders (downloads, gradio's cache clean-up) are removed."""
+    sys.exit(0)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
