@@ -201,6 +201,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
         psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
         metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} · target: "
                    f"{'neutral (no known generator)' if target == NEUTRAL else target_display}")
+        if result["after"]["label"] == result["before"]["label"] and not result["before"]["is_real"]:
+            metrics += ("\n\n**Warning:** the source is still recognised after anonymization: this model's "
+                        "counterfactual removes only part of the fingerprint (see About for the measured rate).")
         comparison = pd.DataFrame([{"image": "input", **summary_row(result["before"])},
                                    {"image": "anonymized", **summary_row(result["after"])}])
         plain = {key: result[key] for key in ("target", "ssim", "psnr", "provider", "seconds")}
@@ -291,6 +294,11 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
     figures = manifest.get("benchmark") or {}
     lines = [f"- {key.replace('_', ' ')}: {value:.4f}" if isinstance(value, float) else f"- {key.replace('_', ' ')}: {value}"
              for key, value in figures.items() if not isinstance(value, dict)]
+    anonymization = figures.get("anonymization")
+    if anonymization:
+        lines.append(f"- anonymization: SSIM {anonymization['ssim_mean']:.3f}, PSNR {anonymization['psnr_mean']:.1f} dB; "
+                     f"the true source is still found on {anonymization['true_source_rate']:.1%} of tiles "
+                     f"(chance {anonymization['chance']:.1%})")
     return f"""
 ### What this bundle knows
 {known}
