@@ -27,11 +27,9 @@ os.environ.setdefault("GRADIO_TEMP_DIR", UPLOADS.name)
 import gradio as gr  # noqa: E402  (reads GRADIO_TEMP_DIR)
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from runtime import NEUTRAL, Engine, InputError
-from runtime.engine import as_rgb_array
-from runtime.intake import MAX_FILE_BYTES
+from runtime.intake import MAX_FILE_BYTES, save_png
 from runtime.provenance import read_file_provenance
 
 logger = logging.getLogger("app")
@@ -77,7 +75,7 @@ class Downloads:
     def png(self, array: np.ndarray, name: str) -> str:
         """A PNG with no metadata at all (no text chunks, EXIF, XMP or ICC profile)."""
         path = self.path(name)
-        Image.fromarray(array).save(path, format="PNG")
+        save_png(array, path)
         return str(path)
 
     def text(self, content: str, name: str) -> str:
@@ -197,7 +195,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
         target = generators.get(target_display, NEUTRAL) if target_display else NEUTRAL
         result = call(engine.anonymize, image_path, target)
         png = downloads.png(result["image"], "anonymized.png")
-        shown_input = downloads.png(as_rgb_array(image_path), "input.png")
+        shown_input = downloads.png(result["input"], "input.png")
         psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
         metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} · target: "
                    f"{'neutral (no known generator)' if target == NEUTRAL else target_display}")

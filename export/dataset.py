@@ -18,14 +18,13 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from export.generators import REAL, ZOO_DIR, Generator, check_name, listing, load_generator
 from export.photos import (DEFAULT_SCALE, SPLIT_NAMES, Photo, folder_photos, load_splits, make_splits,
                            package_photos, photos_by_split, prepare)
 from export.tiles import regenerate_tiled, tile_grid
 from runtime.errors import InputError
-from runtime.intake import read_image
+from runtime.intake import read_image, save_png
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +56,6 @@ class Regenerators:
             return model.regenerate(batch, noise_seed=(seed * 1_000_003 + content + index) % 2**63)
 
         return regenerate_tiled(run, image, multiple=model.downsample)
-
-
-def save_png(image: np.ndarray, path: Path) -> None:
-    """Lossless PNG, no metadata, so every class is stored alike."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path, format="PNG", optimize=False)
 
 
 class StagedOutput:

@@ -14,10 +14,9 @@ import logging
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 from runtime.engine import NEUTRAL, Engine
 from runtime.errors import BundleError, InputError
+from runtime.intake import save_png
 from runtime.provenance import read_file_provenance
 
 SUMMARY_KEYS = ("label", "display_name", "family", "is_real", "unknown", "confidence", "probabilities",
@@ -27,12 +26,6 @@ SUMMARY_KEYS = ("label", "display_name", "family", "is_real", "unknown", "confid
 def summary(result: dict) -> dict:
     """The attribution without the per-tile map (kept for --tiles)."""
     return {key: result[key] for key in SUMMARY_KEYS}
-
-
-def save_png(array, path: Path) -> None:
-    """A PNG with no metadata at all (no text chunks, EXIF or ICC profile)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, format="PNG")
 
 
 def cmd_attribute(engine: Engine, args) -> int:

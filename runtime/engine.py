@@ -252,7 +252,7 @@ class Engine:
 
     def anonymize(self, image, target: str = NEUTRAL) -> dict:
         """x_cf = x - G(f, c) + G(f_target, c) per tile, overlap-averaged: the anonymized image
-        (uint8), SSIM and PSNR to the input, and the attributions before and after."""
+        (uint8), the decoded input, SSIM and PSNR to it, and the attributions before and after."""
         f_target = self.target_fingerprint(target)
         started = time.perf_counter()
         analysis = self.analyze(image)
@@ -268,6 +268,7 @@ class Engine:
         after = self.attribute(result)
         return {
             "image": result,
+            "input": analysis.image[:height, :width],
             "target": target,
             **similarity(*measured),
             "before": self.verdict(analysis),

@@ -80,3 +80,11 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     return decode_image(path.read_bytes(), name=str(path))
+
+
+def save_png(image: np.ndarray, path: str | Path) -> None:
+    """Write an (H, W, 3) uint8 array as a lossless PNG with no metadata at all (no text chunks,
+    EXIF, XMP or ICC profile); creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, format="PNG", optimize=False)

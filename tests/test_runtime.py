@@ -91,6 +91,7 @@ def test_fingerprint_pictures(engine, sample):
 def test_anonymize_changes_the_image_by_a_bounded_amount(engine, sample):
     result = engine.anonymize(sample)
     assert result["image"].shape == sample.shape and result["image"].dtype == np.uint8
+    assert np.array_equal(result["input"], sample)
     difference = np.abs(result["image"].astype(int) - sample.astype(int))
     assert 0 < difference.mean() < 8
     assert 0.5 < result["ssim"] <= 1 and result["psnr"] > 25
