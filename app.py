@@ -306,15 +306,16 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
 
 ### Limits
 - A closed world: the model knows only the sources above. An image from any other generator is
-  flagged "unknown source" when its fingerprint is far from all of them, but may be attributed
-  to the nearest known source.
+  flagged "unknown source" when most of its tiles look unlike all of them (energy score above the
+  calibrated threshold), but a close relative of a known model is usually attributed to it.
 - Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
 
 ### Method and citation
 Implements "Causal Fingerprints of AI Generative Models" (arXiv 2509.15406): a residual against a
 frozen diffusion reconstructor, projected to several spaces, decoupled into a source fingerprint f
-and a content code c; anonymization replaces G(f, c) by G(f_target, c).
+and a content code c; anonymization replaces G(f, c, r) by G(f_target, c, r), where r is the
+image's own residual, read by the decoder's pixel-aligned trace branch.
 {CITATION}
 """
 

@@ -69,10 +69,10 @@ class TorchEngine:
                               "space_logits": torch.stack(list(out["space_logits"].values()), 1).cpu().numpy()})
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
-    def decode(self, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def decode(self, f: np.ndarray, c: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+        as_tensor = lambda a: self.torch.from_numpy(a).to(self.device)  # noqa: E731
         with self.torch.inference_mode():
-            return self.model.decode(self.torch.from_numpy(f).to(self.device),
-                                     self.torch.from_numpy(c).to(self.device)).cpu().numpy()
+            return self.model.decode(as_tensor(f), as_tensor(c), None if r is None else as_tensor(r)).cpu().numpy()
 
 
 def patched(engine, torch_engine):

@@ -85,6 +85,16 @@ def _strip(tiles, keep):
                    tiles.names)
 
 
+def image_hit_rate(probs: np.ndarray, y: np.ndarray, photos: list[str], wanted: np.ndarray) -> float:
+    """Share of whole images (photo, source) whose mean tile log-probability names `wanted`
+    (one label per tile, the same within an image), as the runtime aggregates."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, key in enumerate(zip(photos, y.tolist())):
+        groups.setdefault(key, []).append(index)
+    log_probs = np.log(np.clip(probs, 1e-12, 1))
+    return float(np.mean([log_probs[rows].mean(0).argmax() == wanted[rows[0]] for rows in groups.values()]))
+
+
 def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -> tuple[dict, dict]:
     """Neutral-target anonymization and named counterfactuals of generated tiles, measured through
     the whole pipeline: the result is quantized to uint8 (as a saved PNG), then re-attributed."""
@@ -92,23 +102,26 @@ def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from export.data import make_tileset
+    from export.train import counterfactual, max_change_rms
 
     labels = state["labels"]
+    max_rms = max_change_rms(state["train_config"]["cf_psnr_floor"])
     real = labels.index("real")
     generators = [k for k in range(len(labels)) if k != real]
     protos, neutral = state["prototypes"], state["neutral"]
     rng = np.random.default_rng(seed)
     y = tiles.labels.numpy()
-    named = np.array([rng.choice([g for g in generators if g != t]) for t in y])
+    images = list(dict.fromkeys(zip(tiles.photos, y.tolist())))
+    per_image = {key: rng.choice([g for g in generators if g != key[1]]) for key in images}
+    named = np.array([per_image[key] for key in zip(tiles.photos, y.tolist())])  # one target per image
     outputs = {"neutral": [], "named": []}
     with torch.no_grad():
         for start in range(0, len(tiles), 128):
             batch = tiles.batch(slice(start, start + 128))
             out = model.encode(*batch)
-            base = model.decode(out["mu"], out["content"])
             for kind, target in (("neutral", neutral.expand(len(out["mu"]), -1)),
                                  ("named", protos[torch.as_tensor(named[start : start + 128])])):
-                x_cf = (batch[0] + model.decode(target, out["content"]) - base).clamp(-1, 1)
+                x_cf, _ = counterfactual(model, batch[0], batch[1], out["mu"], out["content"], target, max_rms)
                 outputs[kind].append(x_cf.add(1).mul(127.5).round().byte())
     original = tiles.x.permute(0, 2, 3, 1).numpy()
     results = {}
@@ -116,8 +129,8 @@ def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -
         x_cf = torch.cat(outputs[kind])
         cf_tiles = make_tileset(reconstructor, x_cf.permute(0, 2, 3, 1).numpy(), y, tiles.content.numpy(),
                                 tiles.photos, labels)
-        ours = ours_predict(model, cf_tiles)[0].argmax(1)
-        results[kind] = (x_cf, ours, baseline.predict_proba(x_cf).argmax(1))
+        probs = ours_predict(model, cf_tiles)[0]
+        results[kind] = (x_cf, probs.argmax(1), baseline.predict_proba(x_cf).argmax(1), probs)
     x_cf = results["neutral"][0].permute(0, 2, 3, 1).numpy()
     ssim = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(original, x_cf)]
     psnr = [peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b) else 100.0
@@ -127,11 +140,14 @@ def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -
         "ssim_mean": float(np.mean(ssim)), "ssim_min": float(np.min(ssim)),
         "psnr_mean": float(np.mean(psnr)), "psnr_min": float(np.min(psnr)),
         "true_source_rate": float(np.mean(results["neutral"][1] == y)),
+        "image_true_source_rate": image_hit_rate(results["neutral"][3], y, tiles.photos, y),
+        "images": len(images),
         "chance": 1.0 / len(generators),
         "attributed_real_rate": float(np.mean(results["neutral"][1] == real)),
         "true_source_rate_strongest_baseline": float(np.mean(results["neutral"][2] == y)),
         "strongest_baseline": baseline.name,
         "counterfactual_hit_rate": float(np.mean(results["named"][1] == named)),
+        "image_counterfactual_hit_rate": image_hit_rate(results["named"][3], y, tiles.photos, named),
         "counterfactual_hit_rate_strongest_baseline": float(np.mean(results["named"][2] == named)),
     }
     return metrics, {"original": original, "anonymized": x_cf}
@@ -144,7 +160,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     from export.augment import ROBUSTNESS, jpeg
     from export.baselines import DctLinear, NoiseCorrelation, PixelCNN
     from export.reconstructor import load_reconstructor
-    from export.train import TrainConfig, build_eval_tiles, load_model
+    from export.train import TrainConfig, build_eval_tiles, fingerprints, load_model
     from export.data import cut_tiles, grid_positions, load_split_images
 
     started = time.time()
@@ -159,7 +175,8 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
               "held_out": held_out, "test_tiles": int(len(y)), "tile": config.tile,
               "test_photos": sorted(set(test.photos)), "platform": platform.platform(), "methods": {}}
 
-    probs, mu = ours_predict(model, test)
+    mu, logits = fingerprints(model, test)
+    probs = torch.softmax(logits, 1).numpy()
     result["methods"]["causal-fingerprint"] = method_metrics(probs, y, test.photos, labels)
     if ablation_path:
         ablation, _ = load_model(ablation_path)
@@ -177,7 +194,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     strongest = max(baselines, key=lambda b: result["methods"][b.name]["accuracy"])
 
     result["fdr"] = {"value": fisher_discriminant_ratio(mu.numpy(), y), "formula": FDR_FORMULA}
-    result["open_set"] = open_set(model, state, config, reconstructor, mu, held_out)
+    result["open_set"] = open_set(model, state, config, reconstructor, test, mu, logits, held_out)
     result["robustness"] = {}
     for name, perturb in ROBUSTNESS.items():
         tiles = build_eval_tiles(config, reconstructor, "test", labels, perturb=perturb)
@@ -197,26 +214,52 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     return result
 
 
-def open_set(model, state, config, reconstructor, known_mu, held_out) -> dict:
-    """AUROC of the open-set score: held-out zoo members (positives) vs known sources."""
+def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np.ndarray:
+    """One score per test image (photo, source): the mean of its tiles' scores."""
+    keys = list(zip(photos, labels.tolist()))
+    return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
+
+
+def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
+    """Per-tile "unknown" scores (higher: more likely unknown). `energy` is the runtime's."""
+    import torch
+
+    from export.train import open_set_score, prototype_distance
+
+    logits = torch.as_tensor(logits)
+    return {"energy": open_set_score(logits).numpy(),
+            "prototype": prototype_distance(torch.as_tensor(mu), protos, spread).numpy(),
+            "max_softmax": (1 - torch.softmax(logits, 1).max(1).values).numpy()}
+
+
+def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out) -> dict:
+    """AUROC of "unknown" scores, held-out zoo members (positives) vs known sources, per tile and
+    per whole image (mean tile score), for the runtime's score (energy) and two others."""
     from sklearn.metrics import roc_auc_score
 
-    from export.train import build_eval_tiles, fingerprints, open_set_score
+    from export.train import build_eval_tiles, fingerprints
 
     if not held_out:
         return {"auroc": None, "note": "no held-out members in this dataset"}
     unknown = build_eval_tiles(config, reconstructor, "test", held_out)
-    unknown_mu, _ = fingerprints(model, unknown)
+    unknown_mu, unknown_logits = fingerprints(model, unknown)
     protos, spread = state["prototypes"], state["spread"]
-    known_scores = open_set_score(known_mu, protos, spread).numpy()
-    unknown_scores = open_set_score(unknown_mu, protos, spread).numpy()
-    scores = np.concatenate([known_scores, unknown_scores])
-    truth = np.concatenate([np.zeros(len(known_scores)), np.ones(len(unknown_scores))])
+    known_scores = open_set_scores(known_mu, known_logits, protos, spread)
+    unknown_scores = open_set_scores(unknown_mu, unknown_logits, protos, spread)
+    scores = {}
+    for name in known_scores:
+        tile = np.concatenate([known_scores[name], unknown_scores[name]])
+        tile_truth = np.r_[np.zeros(len(known_scores[name])), np.ones(len(unknown_scores[name]))]
+        known_images = image_means(known_scores[name], known.photos, known.labels.numpy())
+        unknown_images = image_means(unknown_scores[name], unknown.photos, unknown.labels.numpy())
+        scores[name] = {"tile_auroc": float(roc_auc_score(tile_truth, tile)),
+                        "image_auroc": float(roc_auc_score(np.r_[np.zeros(len(known_images)), np.ones(len(unknown_images))],
+                                                           np.r_[known_images, unknown_images]))}
     threshold = state["open_set_threshold"]
-    return {"auroc": float(roc_auc_score(truth, scores)), "held_out": held_out,
+    return {"auroc": scores["energy"]["tile_auroc"], "held_out": held_out, "scores": scores,
             "threshold": threshold,
-            "known_flagged_unknown": float((known_scores > threshold).mean()),
-            "unknown_flagged_unknown": float((unknown_scores > threshold).mean())}
+            "known_flagged_unknown": float((known_scores["energy"] > threshold).mean()),
+            "unknown_flagged_unknown": float((unknown_scores["energy"] > threshold).mean())}
 
 
 def markdown(result: dict) -> str:
@@ -233,8 +276,11 @@ def markdown(result: dict) -> str:
     open_set = result["open_set"]
     if open_set.get("auroc") is not None:
         lines += [f"**Open set:** AUROC {open_set['auroc']:.4f} for held-out {', '.join(open_set['held_out'])} vs "
-                  f"known sources; at the calibrated threshold {open_set['unknown_flagged_unknown']:.3f} of "
-                  f"unknown tiles and {open_set['known_flagged_unknown']:.3f} of known tiles are flagged.", ""]
+                  f"known sources (tiles, the runtime's energy score); at the calibrated threshold "
+                  f"{open_set['unknown_flagged_unknown']:.3f} of unknown tiles and "
+                  f"{open_set['known_flagged_unknown']:.3f} of known tiles are flagged. Other scores: "
+                  + "; ".join(f"{name} tile {v['tile_auroc']:.4f}, image {v['image_auroc']:.4f}"
+                              for name, v in open_set["scores"].items()) + ".", ""]
     lines += ["**Robustness (our accuracy):** " + ", ".join(f"{k} {v:.4f}" for k, v in result["robustness"].items()), "",
               f"**Format shortcut:** every test image of every class re-saved as JPEG q90: "
               f"{result['format_shortcut']['jpeg90_all_classes_accuracy']:.4f} (clean {result['format_shortcut']['clean_accuracy']:.4f}).", ""]
@@ -245,6 +291,9 @@ def markdown(result: dict) -> str:
               f"- still attributed to the true source: {a['true_source_rate']:.4f} by ours, "
               f"{a['true_source_rate_strongest_baseline']:.4f} by the strongest baseline ({a['strongest_baseline']}); "
               f"chance {a['chance']:.4f}; attributed to real: {a['attributed_real_rate']:.4f}",
+              f"- whole images ({a['images']}, mean tile log-probability as the runtime aggregates): true source "
+              f"still named for {a['image_true_source_rate']:.4f}; \"as if made by X\" named X for "
+              f"{a['image_counterfactual_hit_rate']:.4f}",
               f"- counterfactual \"as if made by X\" attributed to X: {a['counterfactual_hit_rate']:.4f} by ours, "
               f"{a['counterfactual_hit_rate_strongest_baseline']:.4f} by {a['strongest_baseline']}", ""]
     return "\n".join(lines)

@@ -8,7 +8,8 @@ z - z_hat; the noise residual of x through a fixed high-pass filter bank (the on
 not depend on the reconstructor, so a trace the reconstructor happens to reproduce is still seen).
 
 Outputs: the causal fingerprint f (VAE posterior mean and log-variance), the content/style code
-c, per-space source logits and fused logits on f. The decoder G(f, c) reconstructs r.
+c, per-space source logits and fused logits on f. The decoder G(f, c) reconstructs r; for
+counterfactuals it also reads the observed r (pixel-aligned, see TraceDecoder).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class ModelConfig:
     fingerprint_dim: int = 32
     content_dim: int = 32
     residual_scale: float = 8.0  # residuals are ~0.05 in [-1, 1] units; bring them near unit scale
+    trace_width: int = 24
     spaces: tuple[str, ...] = SPACES
 
     def to_dict(self) -> dict:
@@ -74,8 +76,8 @@ class Branch(nn.Module):
         return torch.relu(self.out(h))
 
 
-class ResidualDecoder(nn.Module):
-    """G(f, c) -> residual (N, 3, S, S), in the same scaled units as the pixel projection."""
+class GlobalDecoder(nn.Module):
+    """The VAE part of G: (f, c) -> a residual tile, from 64 global numbers only."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -89,9 +91,52 @@ class ResidualDecoder(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(config.width // 2, 3, 3, padding=1),
         )
 
-    def forward(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h = self.project(torch.cat([f, c], dim=1)).view(-1, self.width, self.start, self.start)
-        return self.body(h)
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(code).view(-1, self.width, self.start, self.start))
+
+
+class TraceDecoder(nn.Module):
+    """The pixel-aligned part of G: the observed residual r, modulated by (f, c) (FiLM gains).
+
+    No biases and no normalization, so a zero residual gives exactly zero: the fingerprint
+    picture G(f, c0, 0) is the global decoder's alone, and G(f, c, r) - G(f', c, r) is zero
+    when f' = f. A 64-number code cannot say where a periodic upsampling trace sits in a tile;
+    this branch reads its phase from r, so a counterfactual can cancel it in place."""
+
+    def __init__(self, config: ModelConfig, layers: int = 4):
+        super().__init__()
+        width = config.trace_width
+        self.convs = nn.ModuleList(
+            nn.Conv2d(3 if i == 0 else width, width, 3, padding=1 + (i % 2), dilation=1 + (i % 2), bias=False)
+            for i in range(layers))
+        self.gains = nn.Linear(config.fingerprint_dim + config.content_dim, width * layers)
+        # Gains that differ clearly between fingerprints from the start: the counterfactual is a
+        # difference of two passes, and near-equal gains would leave it stuck near zero.
+        nn.init.normal_(self.gains.weight, std=0.5 / (config.fingerprint_dim + config.content_dim) ** 0.5)
+        self.out = nn.Conv2d(width, 3, 3, padding=1, bias=False)
+        self.width = width
+
+    def forward(self, code: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        gains = (1 + self.gains(code)).unflatten(1, (len(self.convs), self.width))[..., None, None]
+        h = residual
+        for i, conv in enumerate(self.convs):
+            h = torch.relu(conv(h)) * gains[:, i]
+        return self.out(h)
+
+
+class ResidualDecoder(nn.Module):
+    """G(f, c, r) -> residual (N, 3, S, S), in the same scaled units as the pixel projection:
+    the global VAE decoder of (f, c) plus the trace decoder on the observed residual r."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.global_decoder = GlobalDecoder(config)
+        self.trace = TraceDecoder(config)
+
+    def forward(self, f: torch.Tensor, c: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        code = torch.cat([f, c], dim=1)
+        out = self.global_decoder(code)
+        return out if residual is None else out + self.trace(code, residual)
 
 
 class CausalFingerprintModel(nn.Module):
@@ -147,6 +192,8 @@ class CausalFingerprintModel(nn.Module):
             "residual": spaces["pixel"],
         }
 
-    def decode(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """G(f, c): the residual in image units ([-1, 1] scale), (N, 3, S, S)."""
-        return self.decoder(f, c) / self.config.residual_scale
+    def decode(self, f: torch.Tensor, c: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """G(f, c, r): the residual in image units ([-1, 1] scale), (N, 3, S, S). `residual` is the
+        observed x - x_hat in the same units (None or zeros: the global VAE decoder alone)."""
+        r = None if residual is None else residual * self.config.residual_scale
+        return self.decoder(f, c, r) / self.config.residual_scale

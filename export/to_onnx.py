@@ -5,7 +5,7 @@
 
 Four graphs, each with a dynamic batch: the reconstructor's encoder (x -> z) and decoder
 (z -> x_hat), the fingerprint encoder (residual encoder + fusion heads: x, x_hat, z, z_hat ->
-mu, logvar, content, logits, space_logits) and the fingerprint decoder G (f, c -> residual).
+mu, logvar, content, logits, space_logits) and the fingerprint decoder G (f, c, r -> residual).
 Each is checked by `onnx.checker` and against torch on the same inputs before anything is
 written: output names, then shapes, then values. The bundle is written to a temporary folder
 and moved into place only when every check passed.
@@ -32,7 +32,7 @@ from runtime.bundle import FORMAT_VERSION, MANIFEST_NAME, sha256
 logger = logging.getLogger(__name__)
 
 OPSET = 18
-PARITY_TOLERANCE = 1e-4  # |onnx - torch| <= tol * (1 + |torch|), fp32
+PARITY_TOLERANCE = 1e-4  # max |onnx - torch| <= tol * (1 + max |torch|) per output, fp32
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "weights"
@@ -79,8 +79,8 @@ class FingerprintDecoder(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, f, c):
-        return self.model.decode(f, c)
+    def forward(self, f, c, r):
+        return self.model.decode(f, c, r)
 
 
 @dataclass
@@ -115,8 +115,10 @@ def build_graphs(model, reconstructor, x: torch.Tensor) -> list[Graph]:
         Graph("fingerprint_encoder", FingerprintEncoder(model), ["x", "x_hat", "z", "z_hat"],
               ["mu", "logvar", "content", "logits", "space_logits"], (x, x_hat, z, z_hat),
               "residual encoder + fusion heads: f posterior (mu, logvar), content code c, fused and per-space logits"),
-        Graph("fingerprint_decoder", FingerprintDecoder(model), ["f", "c"], ["residual"],
-              (out["mu"], out["content"]), "VAE decoder G(f, c): the residual in [-1,1] image units"),
+        Graph("fingerprint_decoder", FingerprintDecoder(model), ["f", "c", "r"], ["residual"],
+              (out["mu"], out["content"], x - x_hat),
+              "decoder G(f, c, r): the residual in [-1,1] image units; r = x - x_hat feeds the "
+              "pixel-aligned trace branch (zeros: the VAE decoder G(f, c) alone)"),
     ]
 
 
@@ -161,8 +163,11 @@ def check_parity(graph: Graph, path: Path, inputs: tuple[torch.Tensor, ...], tol
         difference = np.abs(have - want)
         differences[name] = float(difference.max())
         print(f"  {graph.name}.{name}: max |onnx - torch| = {differences[name]:.2e}")
-        if not np.all(difference <= tolerance * (1 + np.abs(want))):
-            mismatches.append(f"{graph.name}.{name}: max difference {differences[name]:.2e} > {tolerance:g}")
+        # Judged at the output's own scale: the decoder's trace branch sums large terms that
+        # cancel, where float32 torch itself is ~1e-6 of the range off float64.
+        allowed = tolerance * (1 + float(np.abs(want).max()))
+        if differences[name] > allowed:
+            mismatches.append(f"{graph.name}.{name}: max difference {differences[name]:.2e} > {allowed:.2e}")
     if mismatches:
         raise ParityError(mismatches)
     return differences
@@ -228,9 +233,11 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
 def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, stride: int,
                   tolerance: float) -> dict:
     from export.generators import listing
+    from export.train import max_change_rms
 
     rows = {row["name"]: row for row in listing()}
     model_config = dict(state["model_config"])
+    floor = state["train_config"]["cf_psnr_floor"]
     labels = state["labels"]
     files = {}
     for graph in graphs:
@@ -258,8 +265,11 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
             "neutral_content": c0.tolist(),
             "residual_scale": model_config["residual_scale"],
         },
+        "anonymize": {"psnr_floor_db": floor, "max_change_rms": max_change_rms(floor),
+                      "note": "per tile, G(f_target, c, r) - G(f, c, r) is scaled down to this RMS "
+                              "([-1, 1] units) before it is added"},
         "open_set": {"threshold": state["open_set_threshold"],
-                     "score": "RMS distance of a tile's mu to its nearest prototype, in within-class spreads",
+                     "score": "energy: -logsumexp(logits) of a tile (higher: more likely unknown)",
                      "unknown_if_fraction_above": 0.5},
         "files": files,
         "opset": OPSET,

@@ -15,12 +15,12 @@ from runtime.errors import BundleError
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the decoder graph takes the observed residual r
 MANIFEST_NAME = "manifest.json"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
 GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")
 REQUIRED_KEYS = ("format_version", "tile", "normalization", "labels", "real_label", "spaces",
-                 "fingerprint", "open_set", "files")
+                 "fingerprint", "anonymize", "open_set", "files")
 
 
 @dataclass(frozen=True)

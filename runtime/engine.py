@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, Bundle, Label, load_bundle
 from runtime.errors import InputError
@@ -65,11 +66,6 @@ class Analysis:
     seconds: float
 
 
-def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 def to_picture(values: np.ndarray, spread: float | None = None) -> np.ndarray:
     """A signed array (a residual) as a uint8 picture: 0 is mid-grey, +-spread (default: the 99.5th
     percentile of |values|) is black/white."""
@@ -97,9 +93,9 @@ class Engine:
         self.real_index = [label.name for label in self.labels].index(manifest["real_label"])
         fingerprint = manifest["fingerprint"]
         self.prototypes = np.asarray(fingerprint["prototypes"], dtype=np.float32)
-        self.spread = np.asarray(fingerprint["spread"], dtype=np.float32)
         self.neutral = np.asarray(fingerprint["neutral"], dtype=np.float32)
         self.neutral_content = np.asarray(fingerprint["neutral_content"], dtype=np.float32)
+        self.max_change_rms = float(manifest["anonymize"]["max_change_rms"])
         self.threshold = float(manifest["open_set"]["threshold"])
         self.unknown_fraction = float(manifest["open_set"]["unknown_if_fraction_above"])
         self.scale = float(manifest["normalization"]["scale"])
@@ -136,9 +132,13 @@ class Engine:
             parts.append(out)
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
-    def decode(self, f: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """G(f, c): residuals (N, 3, S, S) in [-1, 1] image units."""
-        out = [self.graphs["fingerprint_decoder"].run(f=f[i : i + BATCH_TILES], c=c[i : i + BATCH_TILES])["residual"]
+    def decode(self, f: np.ndarray, c: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+        """G(f, c, r): residuals (N, 3, S, S) in [-1, 1] image units. `r` is the observed residual
+        x - x_hat of each tile (None: zeros, the VAE decoder G(f, c) alone)."""
+        if r is None:
+            r = np.zeros((len(f), 3, self.bundle.tile, self.bundle.tile), dtype=np.float32)
+        decoder = self.graphs["fingerprint_decoder"]
+        out = [decoder.run(f=f[i : i + BATCH_TILES], c=c[i : i + BATCH_TILES], r=r[i : i + BATCH_TILES])["residual"]
                for i in range(0, len(f), BATCH_TILES)]
         return np.concatenate(out)
 
@@ -156,18 +156,18 @@ class Engine:
                         out["logits"], out["space_logits"], time.perf_counter() - started)
 
     # ------------------------------------------------------------ the API
-    def open_set_scores(self, mu: np.ndarray) -> np.ndarray:
-        """Per tile: RMS distance to the nearest prototype, in within-class spreads."""
-        scaled = (mu[:, None, :] - self.prototypes[None]) / self.spread
-        return np.sqrt((scaled**2).mean(-1)).min(axis=1)
+    @staticmethod
+    def open_set_scores(logits: np.ndarray) -> np.ndarray:
+        """Per tile: the energy score -logsumexp(logits); higher means more likely an unknown source."""
+        return -logsumexp(logits, axis=1)
 
     def verdict(self, analysis: Analysis) -> dict:
         """The attribution of an analysed image as plain data."""
-        tile_logp = log_softmax(analysis.logits)
+        tile_logp = log_softmax(analysis.logits, axis=1)
         mean_logp = tile_logp.mean(0)
         probabilities = np.exp(log_softmax(mean_logp))
         best = int(probabilities.argmax())
-        scores = self.open_set_scores(analysis.mu)
+        scores = self.open_set_scores(analysis.logits)
         unknown_share = float((scores > self.threshold).mean())
         unknown = unknown_share > self.unknown_fraction
         label = self.labels[best]
@@ -251,14 +251,18 @@ class Engine:
         return self.prototypes[names.index(target)]
 
     def anonymize(self, image, target: str = NEUTRAL) -> dict:
-        """x_cf = x - G(f, c) + G(f_target, c) per tile, overlap-averaged: the anonymized image
+        """x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) per tile (r = x - R(x); clip: each tile's
+        change scaled down to the manifest's PSNR floor), overlap-averaged: the anonymized image
         (uint8), the decoded input, SSIM and PSNR to it, and the attributions before and after."""
         f_target = self.target_fingerprint(target)
         started = time.perf_counter()
         analysis = self.analyze(image)
         height, width = analysis.original_size
         targets = np.broadcast_to(f_target, analysis.mu.shape).astype(np.float32)
-        delta = self.decode(targets, analysis.content) - self.decode(analysis.mu, analysis.content)
+        residual = analysis.x - analysis.x_hat
+        delta = self.decode(targets, analysis.content, residual) - self.decode(analysis.mu, analysis.content, residual)
+        rms = np.sqrt((delta**2).mean(axis=(1, 2, 3), keepdims=True))
+        delta = delta * np.minimum(1.0, self.max_change_rms / np.maximum(rms, 1e-12))
         delta = overlap_mean(delta.transpose(0, 2, 3, 1), analysis.positions, *analysis.image.shape[:2])
         original = analysis.image.astype(np.float32)
         full = np.clip(original + delta / self.scale, 0, 255).round().astype(np.uint8)

@@ -21,6 +21,9 @@ def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tin
     assert manifest["opset"] == OPSET >= 17
     assert np.array(manifest["fingerprint"]["prototypes"]).shape == (4, state["model_config"]["fingerprint_dim"])
     assert manifest["open_set"]["threshold"] == pytest.approx(state["open_set_threshold"])
+    floor = state["train_config"]["cf_psnr_floor"]
+    assert manifest["anonymize"]["psnr_floor_db"] == floor
+    assert manifest["anonymize"]["max_change_rms"] == pytest.approx(2 * 10 ** (-floor / 20))
     assert {"commit", "tools", "train_config"} <= set(manifest["provenance"])
     for graph in GRAPHS:
         entry = manifest["files"][graph]

@@ -80,3 +80,25 @@ def test_fisher_discriminant_ratio():
     assert fisher_discriminant_ratio(tight, labels) > 100 * fisher_discriminant_ratio(loose, labels)
 
 
+def test_counterfactual_decoder_identity_and_zero_residual(tiny_checkpoint, tiny_dataset):
+    """G(f, c, r) - G(f, c, r) is zero (x_cf = x when the target is the source), a zero residual
+    leaves only the VAE decoder G(f, c), and the trained trace branch does move a real residual."""
+    from export.to_onnx import dataset_tiles
+    from export.train import counterfactual, reencode
+
+    model, state = load_model(tiny_checkpoint)
+    x = dataset_tiles(tiny_dataset, "test", state["labels"], 32, 32)[:16]
+    reconstructor = load_reconstructor()
+    with torch.no_grad():
+        out = reencode(model, reconstructor, x)
+        x_hat = reconstructor.decode(reconstructor.encode(x)).clamp(-1, 1)
+        x_cf, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], out["mu"], 0.05)
+        assert torch.equal(delta, torch.zeros_like(delta)) and torch.equal(x_cf, x.clamp(-1, 1))
+        mu, c = out["mu"], out["content"]
+        assert torch.equal(model.decode(mu, c, torch.zeros_like(x)), model.decode(mu, c))
+        target = state["neutral"].expand_as(mu)
+        trace = (model.decode(target, c, x - x_hat) - model.decode(mu, c, x - x_hat)) \
+            - (model.decode(target, c) - model.decode(mu, c))
+        assert trace.abs().max() > 0
+        _x_cf, clipped = counterfactual(model, x, x_hat, mu, c, target, 0.01)
+        assert clipped.pow(2).mean(dim=(1, 2, 3)).sqrt().max() <= 0.01 * (1 + 1e-5)
