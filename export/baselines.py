@@ -81,12 +81,15 @@ class NoiseCorrelation:
 class PixelCNN(nn.Module):
     name = "pixel-cnn"
 
-    def __init__(self, num_classes: int, width: int = 32):
+    def __init__(self, num_classes: int, width: int = 32, seed: int = 0):
         super().__init__()
         from export.model import Branch
 
-        self.body = Branch(3, width, 64, downsamples=3)
-        self.head = nn.Linear(64, num_classes)
+        # Seeded here too: the initial weights otherwise depend on whatever ran before.
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.body = Branch(3, width, 64, downsamples=3)
+            self.head = nn.Linear(64, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
