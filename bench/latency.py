@@ -66,6 +66,7 @@ class TorchEngine:
                 out = self.model.encode(xb, x_hat, z, self.reconstructor.encode(x_hat))
                 parts.append({"mu": out["mu"].cpu().numpy(), "content": out["content"].cpu().numpy(),
                               "logits": out["logits"].cpu().numpy(), "x_hat": x_hat.cpu().numpy(),
+                              "decision": out["decision"].cpu().numpy(),
                               "space_logits": torch.stack(list(out["space_logits"].values()), 1).cpu().numpy()})
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 

@@ -64,13 +64,21 @@ def fisher_discriminant_ratio(features: np.ndarray, labels: np.ndarray) -> float
 
 
 def ours_predict(model, tiles):
-    """(probabilities, fingerprint means) of our model on a tile set."""
-    import torch
-
+    """(probabilities, fingerprint means) of our model's decision on a tile set."""
     from export.train import fingerprints
 
-    mu, logits = fingerprints(model, tiles)
-    return torch.softmax(logits, 1).numpy(), mu
+    outputs = fingerprints(model, tiles)
+    return outputs["decision"].exp().numpy(), outputs["mu"]
+
+
+def head_accuracies(model, outputs: dict, y: np.ndarray) -> dict:
+    """Tile accuracy of each head alone (the f head, every space head) and of the decision."""
+    accuracies = {"f": float((outputs["logits"].argmax(1).numpy() == y).mean())}
+    for index, space in enumerate(model.config.spaces):
+        accuracies[space] = float((outputs["space_logits"][:, index].argmax(1).numpy() == y).mean())
+    accuracies["decision"] = float((outputs["decision"].argmax(1).numpy() == y).mean())
+    accuracies["decision_heads"] = ["f", *model.config.decision_spaces]
+    return accuracies
 
 
 def _strip(tiles, keep):
@@ -175,9 +183,10 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
               "held_out": held_out, "test_tiles": int(len(y)), "tile": config.tile,
               "test_photos": sorted(set(test.photos)), "platform": platform.platform(), "methods": {}}
 
-    mu, logits = fingerprints(model, test)
-    probs = torch.softmax(logits, 1).numpy()
-    result["methods"]["causal-fingerprint"] = method_metrics(probs, y, test.photos, labels)
+    outputs = fingerprints(model, test)
+    mu, logits = outputs["mu"], outputs["logits"]
+    result["methods"]["causal-fingerprint"] = method_metrics(outputs["decision"].exp().numpy(), y, test.photos, labels)
+    result["heads"] = head_accuracies(model, outputs, y)
     if ablation_path:
         ablation, _ = load_model(ablation_path)
         result["methods"]["residual-cnn"] = method_metrics(ours_predict(ablation, test)[0], y, test.photos, labels)
@@ -242,7 +251,8 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     if not held_out:
         return {"auroc": None, "note": "no held-out members in this dataset"}
     unknown = build_eval_tiles(config, reconstructor, "test", held_out)
-    unknown_mu, unknown_logits = fingerprints(model, unknown)
+    unknown_outputs = fingerprints(model, unknown)
+    unknown_mu, unknown_logits = unknown_outputs["mu"], unknown_outputs["logits"]
     protos, spread = state["prototypes"], state["spread"]
     known_scores = open_set_scores(known_mu, known_logits, protos, spread)
     unknown_scores = open_set_scores(unknown_mu, unknown_logits, protos, spread)
@@ -272,6 +282,11 @@ def markdown(result: dict) -> str:
     for name, metrics in result["methods"].items():
         lines.append(f"| {name} | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} | "
                      f"{metrics['family_accuracy']:.4f} | {metrics['image_accuracy']:.4f} ({metrics['images']} images) |")
+    if "heads" in result:
+        heads = result["heads"]
+        singles = ", ".join(f"{name} {value:.4f}" for name, value in heads.items() if name not in ("decision", "decision_heads"))
+        lines += ["", f"**Our heads alone (tile accuracy):** {singles}. The decision multiplies the probabilities of "
+                  f"{' + '.join(heads['decision_heads'])} (the subset chosen on the validation photos): {heads['decision']:.4f}."]
     lines += ["", f"**Fingerprint separation (FDR):** {result['fdr']['value']:.2f}. {result['fdr']['formula']}.", ""]
     open_set = result["open_set"]
     if open_set.get("auroc") is not None:

@@ -5,10 +5,14 @@
 
 Spaces (one encoder branch each): pixel residual r = x - x_hat; log spectrum of r; latent drift
 z - z_hat; the noise residual of x through a fixed high-pass filter bank (the one space that does
-not depend on the reconstructor, so a trace the reconstructor happens to reproduce is still seen).
+not depend on the reconstructor, so a trace the reconstructor happens to reproduce is still seen);
+the log-DCT of x and its difference to the log-DCT of x_hat, read at full frequency resolution
+by a linear branch (a spectral peak means something only at its exact frequency).
 
 Outputs: the causal fingerprint f (VAE posterior mean and log-variance), the content/style code
-c, per-space source logits and fused logits on f. The decoder G(f, c) reconstructs r; for
+c, per-space source logits, fused logits on f, and the decision: normalized log-probabilities of
+the product of the f head and the heads of `decision_spaces` (chosen on the validation photos
+by training; empty: the f head alone). The decoder G(f, c) reconstructs r; for
 counterfactuals it also reads the observed r (pixel-aligned, see TraceDecoder).
 """
 from __future__ import annotations
@@ -18,10 +22,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from export.projections import FilterBank, LogSpectrum
+from export.projections import FilterBank, LogDct, LogSpectrum
 
-SPACES = ("pixel", "spectrum", "latent", "filterbank")
-
+SPACES = ("pixel", "spectrum", "latent", "filterbank", "dct")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class ModelConfig:
     content_dim: int = 32
     residual_scale: float = 8.0  # residuals are ~0.05 in [-1, 1] units; bring them near unit scale
     trace_width: int = 24
+    dct_dropout: float = 0.5
+    decision_spaces: tuple[str, ...] = ()
     spaces: tuple[str, ...] = SPACES
 
     def to_dict(self) -> dict:
@@ -74,6 +79,28 @@ class Branch(nn.Module):
         else:
             h = torch.cat([h.mean(dim=(2, 3)), h.flatten(2).std(dim=2)], dim=1)
         return torch.relu(self.out(h))
+
+
+def decision(logits: torch.Tensor, space_logits: list[torch.Tensor]) -> torch.Tensor:
+    """Normalized log-probabilities of a product of experts: the f head and the given space heads."""
+    log_probs = torch.log_softmax(logits, dim=1)
+    for extra in space_logits:
+        log_probs = log_probs + torch.log_softmax(extra, dim=1)
+    return torch.log_softmax(log_probs, dim=1)
+
+
+class LinearBranch(nn.Module):
+    """A map read position by position: per-feature standardization (batch statistics, frozen in
+    eval), dropout against the few training contents, one linear layer."""
+
+    def __init__(self, features: int, out_dim: int, dropout: float):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(features, affine=False)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(features, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.out(self.drop(self.norm(x.flatten(1)))))
 
 
 class GlobalDecoder(nn.Module):
@@ -148,11 +175,13 @@ class CausalFingerprintModel(nn.Module):
         w, d = config.width, config.branch_dim
         self.filterbank = FilterBank()
         self.spectrum = LogSpectrum(config.tile)
+        self.log_dct = LogDct(config.tile)
         makers = {
             "pixel": lambda: Branch(3, w, d, downsamples=3),
             "spectrum": lambda: Branch(3, w, d, downsamples=3, positional=True),
             "latent": lambda: Branch(config.latent_channels, w, d, downsamples=1),
             "filterbank": lambda: Branch(self.filterbank.channels, w, d, downsamples=3),
+            "dct": lambda: LinearBranch(4 * config.tile**2, d, config.dct_dropout),
         }
         self.branches = nn.ModuleDict({s: makers[s]() for s in config.spaces})
         self.space_heads = nn.ModuleDict({s: nn.Linear(d, config.num_classes) for s in config.spaces})
@@ -172,10 +201,18 @@ class CausalFingerprintModel(nn.Module):
             "spectrum": lambda: self.spectrum(r) - 2.0,
             "latent": lambda: (z - z_hat) * scale,
             "filterbank": lambda: self.filterbank(x) * scale,
+            "dct": lambda: self._dct_space(x, x_hat),
         }
         spaces = {s: makers[s]() for s in self.config.spaces}
         spaces["pixel"] = r
         return spaces
+
+    def _dct_space(self, x, x_hat) -> torch.Tensor:
+        """(N, 4, S, S): log|DCT| of x's three channels, and of the grey residual's projection
+        difference log|DCT(x)| - log|DCT(x_hat)|."""
+        image = self.log_dct(x)
+        grey = self.log_dct(x.mean(1, keepdim=True)) - self.log_dct(x_hat.mean(1, keepdim=True))
+        return torch.cat([image, grey], dim=1)
 
     def encode(self, x, x_hat, z, z_hat) -> dict[str, torch.Tensor]:
         """Features of every space, f's posterior (mu, logvar), c, per-space and fused logits."""
@@ -183,12 +220,15 @@ class CausalFingerprintModel(nn.Module):
         features = {s: self.branches[s](spaces[s]) for s in self.config.spaces}
         joined = torch.cat([features[s] for s in self.config.spaces], dim=1)
         mu, logvar = self.fingerprint(self.trunk(joined)).chunk(2, dim=1)
+        space_logits = {s: self.space_heads[s](features[s]) for s in self.config.spaces}
+        logits = self.head(mu)
         return {
             "mu": mu,
             "logvar": logvar.clamp(-12, 6),
             "content": self.content(joined),
-            "space_logits": {s: self.space_heads[s](features[s]) for s in self.config.spaces},
-            "logits": self.head(mu),
+            "space_logits": space_logits,
+            "logits": logits,
+            "decision": decision(logits, [space_logits[s] for s in self.config.decision_spaces]),
             "residual": spaces["pixel"],
         }
 

@@ -58,3 +58,26 @@ class LogSpectrum(nn.Module):
         real = cos @ r @ cos.t() - sin @ r @ sin.t()
         imag = -(cos @ r @ sin.t() + sin @ r @ cos.t())
         return torch.log1p(torch.sqrt(real * real + imag * imag + 1e-12))
+
+
+def dct_matrix(size: int) -> torch.Tensor:
+    """The orthonormal DCT-II matrix C (size x size): DCT2(X) = C X C^T."""
+    n = torch.arange(size, dtype=torch.float64)
+    matrix = torch.cos(math.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * size)) * math.sqrt(2 / size)
+    matrix[0] /= math.sqrt(2)
+    return matrix.float()
+
+
+class LogDct(nn.Module):
+    """log|DCT2| per channel (Frank et al. 2020's space), by real matrix products. The log keeps
+    the small high-frequency coefficients, where upsampling traces sit, on the same footing as the
+    large low-frequency ones."""
+
+    def __init__(self, size: int, eps: float = 1e-3):
+        super().__init__()
+        self.register_buffer("matrix", dct_matrix(size), persistent=False)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spectrum = self.matrix @ x @ self.matrix.t()
+        return torch.log(torch.sqrt(spectrum * spectrum + self.eps**2))

@@ -71,7 +71,7 @@ class FingerprintEncoder(nn.Module):
     def forward(self, x, x_hat, z, z_hat):
         out = self.model.encode(x, x_hat, z, z_hat)
         space_logits = torch.stack([out["space_logits"][s] for s in self.model.config.spaces], dim=1)
-        return out["mu"], out["logvar"], out["content"], out["logits"], space_logits
+        return out["mu"], out["logvar"], out["content"], out["logits"], space_logits, out["decision"]
 
 
 class FingerprintDecoder(nn.Module):
@@ -113,8 +113,9 @@ def build_graphs(model, reconstructor, x: torch.Tensor) -> list[Graph]:
         Graph("reconstructor_decoder", ReconstructorDecoder(reconstructor), ["z"], ["x_hat"], (z,),
               "reconstructor decoder D: z -> x_hat in [-1,1]"),
         Graph("fingerprint_encoder", FingerprintEncoder(model), ["x", "x_hat", "z", "z_hat"],
-              ["mu", "logvar", "content", "logits", "space_logits"], (x, x_hat, z, z_hat),
-              "residual encoder + fusion heads: f posterior (mu, logvar), content code c, fused and per-space logits"),
+              ["mu", "logvar", "content", "logits", "space_logits", "decision"], (x, x_hat, z, z_hat),
+              "residual encoder + fusion heads: f posterior (mu, logvar), content code c, f-head and per-space "
+              "logits, decision log-probabilities (f head x the manifest's decision spaces)"),
         Graph("fingerprint_decoder", FingerprintDecoder(model), ["f", "c", "r"], ["residual"],
               (out["mu"], out["content"], x - x_hat),
               "decoder G(f, c, r): the residual in [-1,1] image units; r = x - x_hat feeds the "
@@ -257,6 +258,10 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
         "held_out": [{"name": n, "display_name": rows[n]["display_name"], "family": rows[n]["family"]}
                      for n in state["held_out"]],
         "spaces": list(model_config["spaces"]),
+        "decision": {"heads": ["f", *model_config.get("decision_spaces", ())],
+                     "note": "a tile's attribution is the encoder's `decision` output: the normalized product of "
+                             "these heads' probabilities (the subset most accurate on the validation photos)",
+                     "validation_accuracy_by_heads": state.get("decision_selection", {})},
         "fingerprint": {
             "dim": model_config["fingerprint_dim"],
             "prototypes": state["prototypes"].tolist(),

@@ -7,7 +7,9 @@
 Phase 1 (attribution and decoupling): fused + per-space cross-entropy; supervised contrastive on
 the fingerprint f by source across contents (do(content) must not move f) and on the content code
 c by content across sources (do(source) must not move c); a gradient-reversal adversary so c
-cannot predict the source; VAE reconstruction of the residual from (f, c) + KL on f.
+cannot predict the source; VAE reconstruction of the residual from (f, c) + KL on f. Then the
+decision heads: the subset of space heads whose product with the f head is most accurate on the
+validation photos.
 Phase 2 (counterfactuals): G's pixel-aligned trace branch alone (the VAE decoder G(f, c) of phase 1
 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
 change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
@@ -41,7 +43,7 @@ class TrainConfig:
     reconstructor: str = ""  # empty: the embedded one; else a folder or Hub repo id
     tile: int = 64
     ablation: str = "none"  # "none" or "residual-only" (pixel residual, no decoupling)
-    steps: int = 3000
+    steps: int = 5000
     contents_per_batch: int = 6
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -55,10 +57,10 @@ class TrainConfig:
     w_adversary: float = 0.3
     w_recon: float = 1.0
     w_kl: float = 1e-3
-    cf_steps: int = 1200
+    cf_steps: int = 2000
     cf_lr: float = 1e-3
     cf_batch: int = 24
-    cf_psnr_floor: float = 38.0  # dB: each tile's counterfactual change is scaled to stay above it
+    cf_psnr_floor: float = 36.0  # dB: each tile's counterfactual change is scaled to stay above it
     open_set_quantile: float = 0.95
     seed: int = 0
     checkpoint_every: int = 250
@@ -231,17 +233,36 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path)
     return model.eval(), losses
 
 
-def fingerprints(model, tiles, batch: int = 256):
-    """(mu, logits) of every tile, in eval mode."""
+def fingerprints(model, tiles, batch: int = 256) -> dict:
+    """Every tile's mu (N, F), f-head logits (N, K), decision log-probabilities (N, K) and
+    per-space logits (N, spaces, K), in eval mode."""
     import torch
 
-    mus, logits = [], []
+    keys = ("mu", "logits", "decision", "space_logits")
+    parts = {key: [] for key in keys}
     with torch.no_grad():
         for start in range(0, len(tiles), batch):
             out = model.encode(*tiles.batch(slice(start, start + batch)))
-            mus.append(out["mu"])
-            logits.append(out["logits"])
-    return torch.cat(mus), torch.cat(logits)
+            out["space_logits"] = torch.stack([out["space_logits"][s] for s in model.config.spaces], dim=1)
+            for key in keys:
+                parts[key].append(out[key])
+    return {key: torch.cat(value) for key, value in parts.items()}
+
+
+def choose_decision_spaces(outputs: dict, labels, spaces: tuple[str, ...]) -> tuple[tuple[str, ...], dict]:
+    """The subset of space heads whose product with the f head is most accurate on `outputs`
+    (the validation tiles); ties go to fewer heads. Returns (spaces, accuracy of every subset)."""
+    from itertools import combinations
+
+    from export.model import decision
+
+    scores = {}
+    for size in range(len(spaces) + 1):
+        for subset in combinations(range(len(spaces)), size):
+            log_probs = decision(outputs["logits"], [outputs["space_logits"][:, i] for i in subset])
+            scores[tuple(spaces[i] for i in subset)] = float((log_probs.argmax(1) == labels).float().mean())
+    best = max(scores, key=lambda subset: (scores[subset], -len(subset)))
+    return best, {"+".join(("f",) + subset): value for subset, value in scores.items()}
 
 
 def prototypes_and_scale(mu, labels, num_classes: int):
@@ -270,6 +291,15 @@ def open_set_score(logits):
     return -torch.logsumexp(logits, dim=1)
 
 
+def select_decision(model, val):
+    """Set the model's decision heads to the subset chosen on the validation tiles.
+    Returns (model, its validation tile accuracy, the accuracy of every subset)."""
+    outputs = fingerprints(model, val)
+    chosen, selection = choose_decision_spaces(outputs, val.labels, model.config.spaces)
+    model.config = replace(model.config, decision_spaces=chosen)
+    return model, selection["+".join(("f",) + chosen)], selection
+
+
 def max_change_rms(psnr_floor: float) -> float:
     """The RMS change (in [-1, 1] units, peak-to-peak 2) of a tile at a PSNR of `psnr_floor` dB."""
     return 2.0 * 10 ** (-psnr_floor / 20)
@@ -296,7 +326,8 @@ def reencode(model, reconstructor, x):
 def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutral, real_index: int,
                  checkpoint: Path):
     """Counterfactual training of G's trace branch only; everything else is frozen. Half of each
-    batch aims at the neutral target (no generator stands out), half at a random named generator."""
+    batch aims at the neutral target (no generator stands out), half at a random named generator,
+    as judged by every head on its own."""
     import torch
     from torch import nn
     from tqdm import tqdm
@@ -336,7 +367,7 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        true_rate = (seen["logits"][:half].argmax(1) == tiles.labels[index][:half]).float().mean()
+        true_rate = (seen["decision"][:half].argmax(1) == tiles.labels[index][:half]).float().mean()
         psnr = 10 * torch.log10(4.0 / delta.pow(2).mean().clamp_min(1e-12))
         bar.set_postfix(neutral=f"{loss_neutral.item():.3f}", named=f"{loss_named.item():.3f}",
                         true_source=f"{true_rate.item():.2f}", psnr=f"{psnr.item():.1f}")
@@ -372,23 +403,21 @@ def run(config: TrainConfig) -> Path:
     adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
     model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
 
-    mu, _ = fingerprints(model, tiles)
-    protos, spread = prototypes_and_scale(mu, tiles.labels, len(labels))
+    protos, spread = prototypes_and_scale(fingerprints(model, tiles)["mu"], tiles.labels, len(labels))
     real_index = labels.index("real")
     neutral = protos[[k for k in range(len(labels)) if k != real_index]].mean(0, keepdim=True)
     val = build_eval_tiles(config, reconstructor, "val", labels)
-    val_mu, val_logits = fingerprints(model, val)
-    val_accuracy = float((val_logits.argmax(1) == val.labels).float().mean())
-    scores = open_set_score(val_logits)
-    threshold = float(torch.quantile(scores, config.open_set_quantile))
-    logger.info("val tile accuracy %.4f; open-set threshold %.3f", val_accuracy, threshold)
+    model, val_accuracy, selection = select_decision(model, val)
+    threshold = float(torch.quantile(open_set_score(fingerprints(model, val)["logits"]), config.open_set_quantile))
+    logger.info("val tile accuracy %.4f (decision: f head + %s); open-set threshold %.3f", val_accuracy,
+                ", ".join(model.config.decision_spaces) or "nothing", threshold)
     if config.decoupled and config.cf_steps > 0:
         model = train_phase2(config, model, reconstructor, tiles, protos, neutral, real_index, output / "phase2.pt")
     final = output / "model.pt"
-    save_checkpoint(final, train_config=asdict(config), model_config=model_config.to_dict(),
+    save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
                     labels=labels, held_out=held_out, model=model.state_dict(),
                     prototypes=protos, spread=spread, neutral=neutral, open_set_threshold=threshold,
-                    val_accuracy=val_accuracy, reconstructor=reconstructor.source,
+                    val_accuracy=val_accuracy, decision_selection=selection, reconstructor=reconstructor.source,
                     seconds=time.time() - started)
     logger.info("saved %s", final)
     return final
@@ -403,6 +432,7 @@ def load_model(path: Path):
     state = torch.load(path, weights_only=False)
     config = dict(state["model_config"])
     config["spaces"] = tuple(config["spaces"])
+    config["decision_spaces"] = tuple(config.get("decision_spaces", ()))
     model = CausalFingerprintModel(ModelConfig(**config))
     model.load_state_dict(state["model"])
     return model.eval().requires_grad_(False), state

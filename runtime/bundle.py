@@ -15,7 +15,7 @@ from runtime.errors import BundleError
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the decoder graph takes the observed residual r
+FORMAT_VERSION = 3  # 2: the decoder graph takes the observed residual r; 3: the encoder gives the decision
 MANIFEST_NAME = "manifest.json"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
 GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")

@@ -61,8 +61,9 @@ class Analysis:
     x_hat: np.ndarray
     mu: np.ndarray             # (N, F)
     content: np.ndarray        # (N, C)
-    logits: np.ndarray         # (N, K)
+    logits: np.ndarray         # (N, K) the f head: its energy is the open-set score
     space_logits: np.ndarray   # (N, spaces, K)
+    decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
 
 
@@ -153,7 +154,7 @@ class Engine:
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
-                        out["logits"], out["space_logits"], time.perf_counter() - started)
+                        out["logits"], out["space_logits"], out["decision"], time.perf_counter() - started)
 
     # ------------------------------------------------------------ the API
     @staticmethod
@@ -163,7 +164,7 @@ class Engine:
 
     def verdict(self, analysis: Analysis) -> dict:
         """The attribution of an analysed image as plain data."""
-        tile_logp = log_softmax(analysis.logits, axis=1)
+        tile_logp = log_softmax(analysis.decision, axis=1)
         mean_logp = tile_logp.mean(0)
         probabilities = np.exp(log_softmax(mean_logp))
         best = int(probabilities.argmax())

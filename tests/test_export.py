@@ -45,8 +45,9 @@ def test_onnx_pipeline_agrees_with_torch_on_the_test_tiles(tiny_bundle, tiny_che
     with torch.no_grad():
         expected = reencode(model, reconstructor, x)
     got = Engine.load(tiny_bundle, device="cpu").run_tiles(x.numpy())
-    same_label = (got["logits"].argmax(1) == expected["logits"].argmax(1).numpy()).mean()
-    assert len(x) > 500 and same_label >= 0.999
+    for output in ("logits", "decision"):
+        same_label = (got[output].argmax(1) == expected[output].argmax(1).numpy()).mean()
+        assert len(x) > 500 and same_label >= 0.999, output
     assert np.abs(got["mu"] - expected["mu"].numpy()).max() < 1e-3
 
 
@@ -56,11 +57,12 @@ def test_a_parity_failure_lists_every_mismatching_output(tiny_checkpoint, tiny_d
     graph = [g for g in build_graphs(model, load_reconstructor(), x) if g.name == "fingerprint_encoder"][0]
     path = export_graph(graph, tmp_path)
     with torch.no_grad():
-        model.head.bias += 0.5  # torch now disagrees with the exported file on the fused logits
+        model.head.bias[0] += 0.5  # torch now disagrees with the exported file on the f head
     with pytest.raises(ParityError) as caught:
         check_parity(graph, path, graph.example, 1e-4)
-    assert caught.value.mismatches == [m for m in caught.value.mismatches if "fingerprint_encoder.logits" in m]
-    assert len(caught.value.mismatches) == 1
+    # the f head and the decision built on it, and nothing else
+    named = sorted(m.split(":")[0] for m in caught.value.mismatches)
+    assert named == ["fingerprint_encoder.decision", "fingerprint_encoder.logits"]
 
 
 def test_cli_refuses_a_missing_checkpoint_without_a_traceback(tmp_path):

@@ -47,6 +47,10 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     model, state = load_model(checkpoint)
     assert state["train_config"]["steps"] == 80 and state["labels"][0] == "real"
     assert state["prototypes"].shape == (4, model.config.fingerprint_dim)
+    # the decision heads were chosen on validation, and their accuracy there is the one saved
+    assert set(model.config.decision_spaces) <= set(model.config.spaces)
+    assert len(state["decision_selection"]) == 2 ** len(model.config.spaces)
+    assert state["val_accuracy"] == max(state["decision_selection"].values())
     assert load_model(ablation)[0].config.spaces == ("pixel",)
     output = tmp_path / "results" / "attribution.json"
     evaluate_run(tiny_dataset, checkpoint, ablation, output, tmp_path / "docs", baseline_steps=10)
@@ -102,3 +106,18 @@ def test_counterfactual_decoder_identity_and_zero_residual(tiny_checkpoint, tiny
         assert trace.abs().max() > 0
         _x_cf, clipped = counterfactual(model, x, x_hat, mu, c, target, 0.01)
         assert clipped.pow(2).mean(dim=(1, 2, 3)).sqrt().max() <= 0.01 * (1 + 1e-5)
+
+
+def test_decision_heads_are_the_subset_most_accurate_on_validation():
+    from export.train import choose_decision_spaces
+
+    labels = torch.arange(4).repeat(25)
+    right = torch.nn.functional.one_hot(labels, 4).float() * 5
+    wrong = torch.nn.functional.one_hot((labels + 1) % 4, 4).float() * 5
+    # f alone is right half of the time; "dct" always; "pixel" never
+    f_logits = torch.where((torch.arange(100) % 2 == 0)[:, None], right, wrong * 0.2)
+    outputs = {"logits": f_logits, "space_logits": torch.stack([wrong, right, right], dim=1)}
+    chosen, scores = choose_decision_spaces(outputs, labels, ("pixel", "dct", "spectrum"))
+    assert len(scores) == 8 and scores["f"] == 0.5
+    assert chosen == ("dct",)  # "dct" and "dct+spectrum" tie at 1.0: the smaller subset wins
+    assert scores["f+pixel"] < scores["f+dct"] == scores["f+dct+spectrum"] == 1.0
