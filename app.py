@@ -191,20 +191,21 @@ def build_demo(engine: Engine) -> gr.Blocks:
         return (upscale(result["fingerprint"]), result["residual"], result["spectrum"],
                 scatter_frame(result["embedding"], engine), plain)
 
-    def anonymize(image_path, target_display=None):
+    def anonymize(image_path, target_display=None, psnr_floor_db=None):
         target = generators.get(target_display, NEUTRAL) if target_display else NEUTRAL
-        result = call(engine.anonymize, image_path, target)
+        result = call(engine.anonymize, image_path, target, psnr_floor_db)
         png = downloads.png(result["image"], "anonymized.png")
         shown_input = downloads.png(result["input"], "input.png")
         psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
-        metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} · target: "
-                   f"{'neutral (no known generator)' if target == NEUTRAL else target_display}")
+        metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} (floor {result['psnr_floor_db']:g} dB) · "
+                   f"target: {'neutral (no known generator)' if target == NEUTRAL else target_display}")
         if result["after"]["label"] == result["before"]["label"] and not result["before"]["is_real"]:
             metrics += ("\n\n**Warning:** the source is still recognised after anonymization: this model's "
-                        "counterfactual removes only part of the fingerprint (see About for the measured rate).")
+                        "counterfactual removes only part of the fingerprint (see About for the measured rate). "
+                        "A lower PSNR floor makes a stronger change.")
         comparison = pd.DataFrame([{"image": "input", **summary_row(result["before"])},
                                    {"image": "anonymized", **summary_row(result["after"])}])
-        plain = {key: result[key] for key in ("target", "ssim", "psnr", "provider", "seconds")}
+        plain = {key: result[key] for key in ("target", "psnr_floor_db", "ssim", "psnr", "provider", "seconds")}
         plain["before"], plain["after"] = summary_row(result["before"]), summary_row(result["after"])
         return (shown_input, png), metrics, comparison, png, plain
 
@@ -239,6 +240,10 @@ def build_demo(engine: Engine) -> gr.Blocks:
                     anonymize_button = gr.Button("Anonymize")
                 target = gr.Dropdown(choices=list(generators), value=None, label="Advanced: counterfactual "
                                      "\"as if made by X\" (empty: neutral anonymization)")
+                low, high = engine.psnr_floor_range_db
+                strength = gr.Slider(low, high, value=engine.psnr_floor_db, step=0.5,
+                                     label="Anonymization strength: PSNR floor in dB (lower: stronger, more "
+                                           f"visible; {engine.psnr_floor_db:g} is what the model was trained at)")
                 gr.Examples(examples=examples, inputs=image, examples_per_page=12)
             with gr.Column(scale=2):
                 with gr.Tab("Attribution"):
@@ -278,7 +283,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
                                api_name="attribute")
         fingerprint_button.click(fingerprint, image, [fingerprint_picture, residual_picture, spectrum_picture, space,
                                                       fingerprint_json], api_name="fingerprint")
-        anonymize_button.click(anonymize, [image, target], [slider, anonymize_metrics, comparison, download,
+        anonymize_button.click(anonymize, [image, target, strength], [slider, anonymize_metrics, comparison, download,
                                                             anonymize_json], api_name="anonymize")
         batch_button.click(batch, files, [table, csv_file, json_file, batch_json], api_name="batch")
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)

@@ -302,7 +302,9 @@ def select_decision(model, val):
 
 def max_change_rms(psnr_floor: float) -> float:
     """The RMS change (in [-1, 1] units, peak-to-peak 2) of a tile at a PSNR of `psnr_floor` dB."""
-    return 2.0 * 10 ** (-psnr_floor / 20)
+    from runtime.engine import max_change_rms as runtime_max_change_rms
+
+    return runtime_max_change_rms(psnr_floor)
 
 
 def counterfactual(model, x, x_hat, mu, content, f_target, max_rms: float):

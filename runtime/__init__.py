@@ -36,6 +36,6 @@ def fingerprint(image, engine: Engine | None = None) -> dict:
     return (engine or default_engine()).fingerprint(image)
 
 
-def anonymize(image, target: str = NEUTRAL, engine: Engine | None = None) -> dict:
+def anonymize(image, target: str = NEUTRAL, engine: Engine | None = None, psnr_floor_db: float | None = None) -> dict:
     """See `Engine.anonymize`."""
-    return (engine or default_engine()).anonymize(image, target)
+    return (engine or default_engine()).anonymize(image, target, psnr_floor_db)

@@ -2,7 +2,7 @@
 
     python -m runtime attribute a.png b.jpg --json
     python -m runtime fingerprint a.png --output pictures/
-    python -m runtime anonymize a.png --output a-anonymized.png [--target neutral] [--json]
+    python -m runtime anonymize a.png --output a-anonymized.png [--target neutral] [--psnr-floor DB] [--json]
 
 A file that cannot be used is reported (with `error`) and makes the exit code 1; never a traceback.
 """
@@ -63,9 +63,10 @@ def cmd_fingerprint(engine: Engine, args) -> int:
 
 
 def cmd_anonymize(engine: Engine, args) -> int:
-    result = engine.anonymize(args.path, args.target)
+    result = engine.anonymize(args.path, args.target, args.psnr_floor)
     save_png(result["image"], args.output)
-    row = {"path": args.path, "output": str(args.output), "target": result["target"], "ssim": result["ssim"],
+    row = {"path": args.path, "output": str(args.output), "target": result["target"],
+           "psnr_floor_db": result["psnr_floor_db"], "ssim": result["ssim"],
            "psnr": result["psnr"], "before": summary(result["before"]), "after": summary(result["after"])}
     if args.json:
         print(json.dumps(row, indent=1))
@@ -92,6 +93,9 @@ def parser() -> argparse.ArgumentParser:
     anonymize.add_argument("path")
     anonymize.add_argument("--output", type=Path, required=True, help="the anonymized PNG")
     anonymize.add_argument("--target", default=NEUTRAL, help="neutral, or a known generator for a counterfactual")
+    anonymize.add_argument("--psnr-floor", type=float, default=None, metavar="DB",
+                           help="strength: each tile's change stays above this PSNR (lower: stronger; "
+                                "default: the bundle's, what the model was trained at)")
     anonymize.add_argument("--json", action="store_true")
     return main
 

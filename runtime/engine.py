@@ -67,6 +67,11 @@ class Analysis:
     seconds: float
 
 
+def max_change_rms(psnr_floor_db: float) -> float:
+    """The RMS change (in [-1, 1] units, peak-to-peak 2) of a tile at a PSNR of `psnr_floor_db` dB."""
+    return 2.0 * 10 ** (-psnr_floor_db / 20)
+
+
 def to_picture(values: np.ndarray, spread: float | None = None) -> np.ndarray:
     """A signed array (a residual) as a uint8 picture: 0 is mid-grey, +-spread (default: the 99.5th
     percentile of |values|) is black/white."""
@@ -97,6 +102,8 @@ class Engine:
         self.neutral = np.asarray(fingerprint["neutral"], dtype=np.float32)
         self.neutral_content = np.asarray(fingerprint["neutral_content"], dtype=np.float32)
         self.max_change_rms = float(manifest["anonymize"]["max_change_rms"])
+        self.psnr_floor_db = float(manifest["anonymize"]["psnr_floor_db"])
+        self.psnr_floor_range_db = tuple(float(v) for v in manifest["anonymize"]["psnr_floor_range_db"])
         self.threshold = float(manifest["open_set"]["threshold"])
         self.unknown_fraction = float(manifest["open_set"]["unknown_if_fraction_above"])
         self.scale = float(manifest["normalization"]["scale"])
@@ -251,11 +258,25 @@ class Engine:
             raise InputError(f"target {target!r}: {reason}; choose one of {known}")
         return self.prototypes[names.index(target)]
 
-    def anonymize(self, image, target: str = NEUTRAL) -> dict:
+    def change_budget(self, psnr_floor_db: float | None) -> float:
+        """The per-tile RMS change allowed at a PSNR floor (None: the manifest's, what the model was
+        trained at); a floor outside the manifest's range is an InputError."""
+        if psnr_floor_db is None:
+            return self.max_change_rms
+        low, high = self.psnr_floor_range_db
+        if isinstance(psnr_floor_db, bool) or not isinstance(psnr_floor_db, (int, float)) \
+                or not low <= psnr_floor_db <= high:
+            raise InputError(f"psnr_floor_db must be a number of dB from {low:g} to {high:g} (lower: a stronger, "
+                             f"more visible change), got {psnr_floor_db!r}")
+        return max_change_rms(float(psnr_floor_db))
+
+    def anonymize(self, image, target: str = NEUTRAL, psnr_floor_db: float | None = None) -> dict:
         """x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) per tile (r = x - R(x); clip: each tile's
-        change scaled down to the manifest's PSNR floor), overlap-averaged: the anonymized image
-        (uint8), the decoded input, SSIM and PSNR to it, and the attributions before and after."""
+        change scaled down to a PSNR floor, by default the manifest's), overlap-averaged: the
+        anonymized image (uint8), the decoded input, SSIM and PSNR to it, the floor used, and the
+        attributions before and after."""
         f_target = self.target_fingerprint(target)
+        budget = self.change_budget(psnr_floor_db)
         started = time.perf_counter()
         analysis = self.analyze(image)
         height, width = analysis.original_size
@@ -263,7 +284,7 @@ class Engine:
         residual = analysis.x - analysis.x_hat
         delta = self.decode(targets, analysis.content, residual) - self.decode(analysis.mu, analysis.content, residual)
         rms = np.sqrt((delta**2).mean(axis=(1, 2, 3), keepdims=True))
-        delta = delta * np.minimum(1.0, self.max_change_rms / np.maximum(rms, 1e-12))
+        delta = delta * np.minimum(1.0, budget / np.maximum(rms, 1e-12))
         delta = overlap_mean(delta.transpose(0, 2, 3, 1), analysis.positions, *analysis.image.shape[:2])
         original = analysis.image.astype(np.float32)
         full = np.clip(original + delta / self.scale, 0, 255).round().astype(np.uint8)
@@ -275,6 +296,7 @@ class Engine:
             "image": result,
             "input": analysis.image[:height, :width],
             "target": target,
+            "psnr_floor_db": self.psnr_floor_db if psnr_floor_db is None else float(psnr_floor_db),
             **similarity(*measured),
             "before": self.verdict(analysis),
             "after": after,

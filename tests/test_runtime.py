@@ -108,6 +108,12 @@ def test_anonymize_refuses_bad_targets(engine, sample, target, message):
         engine.anonymize(sample, target=target)
 
 
+@pytest.mark.parametrize("floor", [29.9, 45.1, float("nan"), "36", True])
+def test_anonymize_refuses_a_psnr_floor_outside_the_manifest_range(engine, sample, floor):
+    with pytest.raises(InputError, match="psnr_floor_db must be a number of dB from 30 to 45"):
+        engine.anonymize(sample, psnr_floor_db=floor)
+
+
 @pytest.mark.parametrize("bad, message", [(np.zeros((4, 4, 3), np.float32), "uint8"),
                                           (np.zeros((4, 4, 2), np.uint8), "shape"),
                                           (b"", "empty"), (b"GIF89a-not-really", "damaged|not an image"),
@@ -218,10 +224,14 @@ def test_cli_anonymize_and_fingerprint_write_clean_pngs(tiny_bundle, tiny_datase
     Image.open(tiny_dataset / "images" / "test" / "tiny-ae" / "camera.png").save(source, pnginfo=info)
     output = tmp_path / "out" / "anonymized.png"
     result = run_module("runtime", "--bundle", str(tiny_bundle), "anonymize", str(source), "--output",
-                        str(output), "--json")
+                        str(output), "--json", "--psnr-floor", "33")
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)
-    assert row["output"] == str(output) and 0 < row["ssim"] <= 1
+    assert row["output"] == str(output) and 0 < row["ssim"] <= 1 and row["psnr_floor_db"] == 33.0
+    refused = run_module("runtime", "--bundle", str(tiny_bundle), "anonymize", str(source), "--output",
+                         str(tmp_path / "refused.png"), "--psnr-floor", "12")
+    assert refused.returncode != 0 and "from 30 to 45" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "refused.png").exists()
     with Image.open(output) as image:
         assert image.format == "PNG" and image.size == (256, 256)
         assert not image.info and not image.getexif()

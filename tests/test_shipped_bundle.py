@@ -76,3 +76,13 @@ def test_shipped_anonymization_takes_tiles_away_from_the_true_source(engine):
     floor = engine.bundle.manifest["anonymize"]["psnr_floor_db"]
     assert len(generated) == 18 and after <= before - TILE_SHARE_DROP_AT_LEAST
     assert min(r["psnr"] for r in results) >= floor - 1 and min(r["ssim"] for r in results) > 0.9
+
+
+def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
+    sample = ROOT / "tests" / "data" / "samples" / "gan-transposed--chelsea.png"
+    default = engine.anonymize(sample)
+    stronger = engine.anonymize(sample, psnr_floor_db=30)
+    assert default["psnr_floor_db"] == engine.bundle.manifest["anonymize"]["psnr_floor_db"] == 36.0
+    assert stronger["psnr_floor_db"] == 30.0
+    assert 29.5 <= stronger["psnr"] < default["psnr"] - 4 and stronger["ssim"] < default["ssim"]
+    assert stronger["after"]["probabilities"]["gan-transposed"] < default["after"]["probabilities"]["gan-transposed"]
