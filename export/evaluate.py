@@ -110,7 +110,8 @@ def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from export.data import make_tileset
-    from export.train import counterfactual, max_change_rms
+    from export.train import counterfactual
+    from runtime.engine import max_change_rms
 
     labels = state["labels"]
     max_rms = max_change_rms(state["train_config"]["cf_psnr_floor"])

@@ -237,7 +237,7 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
 def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, stride: int,
                   tolerance: float) -> dict:
     from export.generators import listing
-    from export.train import max_change_rms
+    from runtime.engine import max_change_rms
 
     rows = {row["name"]: row for row in listing()}
     model_config = dict(state["model_config"])

@@ -291,20 +291,12 @@ def open_set_score(logits):
     return -torch.logsumexp(logits, dim=1)
 
 
-def select_decision(model, val):
-    """Set the model's decision heads to the subset chosen on the validation tiles.
+def select_decision(model, val_outputs: dict, val_labels):
+    """Set the model's decision heads to the subset chosen on the validation tiles' `fingerprints`.
     Returns (model, its validation tile accuracy, the accuracy of every subset)."""
-    outputs = fingerprints(model, val)
-    chosen, selection = choose_decision_spaces(outputs, val.labels, model.config.spaces)
+    chosen, selection = choose_decision_spaces(val_outputs, val_labels, model.config.spaces)
     model.config = replace(model.config, decision_spaces=chosen)
     return model, selection["+".join(("f",) + chosen)], selection
-
-
-def max_change_rms(psnr_floor: float) -> float:
-    """The RMS change (in [-1, 1] units, peak-to-peak 2) of a tile at a PSNR of `psnr_floor` dB."""
-    from runtime.engine import max_change_rms as runtime_max_change_rms
-
-    return runtime_max_change_rms(psnr_floor)
 
 
 def counterfactual(model, x, x_hat, mu, content, f_target, max_rms: float):
@@ -333,6 +325,8 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     import torch
     from torch import nn
     from tqdm import tqdm
+
+    from runtime.engine import max_change_rms
 
     trace_params = list(model.decoder.trace.parameters())
     for p in model.parameters():
@@ -409,8 +403,9 @@ def run(config: TrainConfig) -> Path:
     real_index = labels.index("real")
     neutral = protos[[k for k in range(len(labels)) if k != real_index]].mean(0, keepdim=True)
     val = build_eval_tiles(config, reconstructor, "val", labels)
-    model, val_accuracy, selection = select_decision(model, val)
-    threshold = float(torch.quantile(open_set_score(fingerprints(model, val)["logits"]), config.open_set_quantile))
+    val_outputs = fingerprints(model, val)  # the f head and space heads do not depend on the selection
+    model, val_accuracy, selection = select_decision(model, val_outputs, val.labels)
+    threshold = float(torch.quantile(open_set_score(val_outputs["logits"]), config.open_set_quantile))
     logger.info("val tile accuracy %.4f (decision: f head + %s); open-set threshold %.3f", val_accuracy,
                 ", ".join(model.config.decision_spaces) or "nothing", threshold)
     if config.decoupled and config.cf_steps > 0:

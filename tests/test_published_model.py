@@ -10,7 +10,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from export.data import cut_tiles, grid_positions, make_tileset
 from export.generators import listing
 from export.reconstructor import load_reconstructor
-from export.train import PUBLISHED, counterfactual, load_model, max_change_rms
+from export.train import PUBLISHED, counterfactual, load_model
+from runtime.engine import max_change_rms
 from runtime.intake import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
