@@ -11,7 +11,6 @@ the share of images whose attribution still names the true source, and the share
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -21,6 +20,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from report import write_result  # noqa: E402  (bench/, beside this script)
 
 
 def measure(engine, images: list[tuple[str, Path]], floor: float) -> dict:
@@ -65,9 +66,7 @@ def main(argv=None) -> int:
         "platform": platform.platform(), "image_true_source_rate_before": before,
         "chance": 1 / len(generators), "floors": rows, "seconds": time.time() - started,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
     return 0
 
 

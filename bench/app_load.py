@@ -8,7 +8,6 @@ came back to the wrong user is caught: every answer's image size must be its own
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -24,6 +23,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+
+from report import write_result  # noqa: E402  (bench/, beside this script)
 
 from conftest import free_port, start_app  # noqa: E402  (the tests' app launcher)
 
@@ -102,9 +103,7 @@ def main(argv=None) -> int:
                             "max": max(seconds), "mean": statistics.mean(seconds)},
         "throughput_requests_per_second": len(rows) / wall,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
     return 0 if result["errors"] == 0 and result["answers_matching_their_input"] == len(rows) else 1
 
 

@@ -11,7 +11,6 @@ Runs interleaved (torch, ORT, torch, ORT...) and reports medians, so machine noi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from report import write_result  # noqa: E402  (bench/, beside this script)
 
 TARGETS = {"cpu": {"ort_over_torch_max": 0.7, "attribute_512_seconds_max": 0.5},
            "cuda": {"attribute_fingerprint_1024_seconds_max": 0.030, "ort_over_torch_max": 1.0}}
@@ -166,9 +167,7 @@ def main(argv=None) -> int:
         result["meets_targets"] = {"ort_over_torch": ratio <= targets["ort_over_torch_max"],
                                    "attribute_fingerprint_seconds": end_to_end["onnxruntime"]
                                    <= targets["attribute_fingerprint_1024_seconds_max"]}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
     return 0
 
 

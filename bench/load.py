@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from report import write_result  # noqa: E402  (bench/, beside this script)
+
 from conftest import free_port, start_app  # noqa: E402  (the tests' app launcher)
 
 BAD = ROOT / "tests" / "data" / "bad"
@@ -122,9 +124,7 @@ def main(argv=None) -> int:
         "temp_files": {"after_run": files_after_run, "after_expiry": files_after_expiry, "after_exit": files_after_exit},
     }
     shutil.rmtree(sandbox, ignore_errors=True)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(args.output, result)
     return 0 if not result["unexpected"] else 1
 
 
