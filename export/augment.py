@@ -41,19 +41,25 @@ ROBUSTNESS = {
 }
 
 
-def random_augmentation(rng: np.random.Generator):
-    """A random training perturbation (or none), as (name, function)."""
-    draw = rng.random()
-    if draw < 0.35:
+# Training perturbation families in the order a photo's draws take them (cycling): with 6 draws
+# every photo is seen clean, shifted, rescaled, blurred and twice as JPEG (the commonest re-save).
+AUGMENT_FAMILIES = ("clean", "jpeg", "crop", "jpeg", "resize", "blur")
+
+
+def augmentation(family: str, rng: np.random.Generator):
+    """A training perturbation of `family` with random strength, as (name, function)."""
+    if family == "clean":
         return "clean", lambda im: im
-    if draw < 0.6:
+    if family == "jpeg":
         quality = int(rng.integers(50, 96))
         return f"jpeg{quality}", lambda im: jpeg(im, quality)
-    if draw < 0.75:
+    if family == "resize":
         factor = float(rng.uniform(0.5, 1.5))
         return f"resize{factor:.2f}", lambda im: resize(im, factor)
-    if draw < 0.9:
+    if family == "blur":
         sigma = float(rng.uniform(0.3, 1.2))
         return f"blur{sigma:.2f}", lambda im: blur(im, sigma)
-    top, left = (int(v) for v in rng.integers(1, 8, size=2))
-    return f"crop{top},{left}", lambda im: crop(im, top, left)
+    if family == "crop":
+        top, left = (int(v) for v in rng.integers(1, 8, size=2))
+        return f"crop{top},{left}", lambda im: crop(im, top, left)
+    raise ValueError(f"unknown augmentation family {family!r}; known: {', '.join(AUGMENT_FAMILIES)}")

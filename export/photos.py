@@ -46,6 +46,11 @@ PACKAGE_PHOTOS = (
     ("sklearn", "datasets/images/china.jpg", "china"),
     ("sklearn", "datasets/images/flower.jpg", "flower"),
     ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "grace_hopper"),
+    # gradio's demo photos (gradio is pinned by requirements.txt; its CGI "groot" render is left out).
+    ("gradio", "test_data/cheetah2.jpg", "cheetah_cub"),
+    ("gradio", "media_assets/images/cheetah.jpg", "cheetah"),
+    ("gradio", "media_assets/images/lion.jpg", "lion"),
+    ("gradio", "media_assets/images/tower.jpg", "tower"),
 )
 
 
@@ -65,7 +70,7 @@ def _package_dir(package: str) -> Path:
 
 
 def package_photos() -> list[Photo]:
-    """The built-in pool: photos that ship inside scikit-image, scikit-learn and matplotlib."""
+    """The built-in pool: photos that ship inside scikit-image, scikit-learn, matplotlib and gradio."""
     photos = []
     for package, relative, name in PACKAGE_PHOTOS:
         path = _package_dir(package) / relative

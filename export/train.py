@@ -48,7 +48,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     tiles_per_megapixel: float = 700.0
-    augment_draws: int = 3
+    augment_draws: int = 6
     val_stride: int = 32
     temperature: float = 0.1
     w_space: float = 0.5
@@ -80,20 +80,22 @@ def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
 
 
 def build_train_tiles(config: TrainConfig, reconstructor, labels):
-    """Random-phase tiles of the train photos, each photo under several random perturbations
-    (the same perturbation for every class of a photo, so content stays matched)."""
+    """Random-phase tiles of the train photos, each photo under `augment_draws` perturbations, one
+    per family in AUGMENT_FAMILIES order, random strength (the same perturbation for every class of
+    a photo, so content stays matched)."""
     import numpy as np
 
-    from export.augment import random_augmentation
+    from export.augment import AUGMENT_FAMILIES, augmentation
     from export.data import cut_tiles, load_split_images, make_tileset, random_positions
     from runtime.errors import InputError
 
     rng = np.random.default_rng(config.seed)
     images = load_split_images(Path(config.dataset), "train", labels)
     parts, offset = [], 0
-    for _draw in range(config.augment_draws):
+    for draw in range(config.augment_draws):
+        family = AUGMENT_FAMILIES[draw % len(AUGMENT_FAMILIES)]
         for photo, by_label in images.items():
-            _name, perturb = random_augmentation(rng)
+            _name, perturb = augmentation(family, rng)
             positions = random_positions(config.tile, config.tiles_per_megapixel, rng)
             try:
                 xs, ys, contents, photos = cut_tiles({photo: by_label}, labels, config.tile, positions,
