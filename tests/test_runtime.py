@@ -138,7 +138,7 @@ def test_a_failing_cuda_session_is_retried_on_cpu(tiny_bundle, monkeypatch, capl
 
     def fake_session(path, sess_options=None, providers=None):
         tried.append(list(providers))
-        if sessions.CUDA in providers:
+        if (sessions.CUDA, {"use_tf32": "0"}) in providers:
             raise ort.capi.onnxruntime_pybind11_state.Fail("CUDA failure 100: no CUDA-capable device")
         return real_session(path, sess_options=sess_options, providers=providers)
 
@@ -146,7 +146,8 @@ def test_a_failing_cuda_session_is_retried_on_cpu(tiny_bundle, monkeypatch, capl
     with caplog.at_level(logging.INFO, logger="runtime.sessions"):
         engine = Engine.load(tiny_bundle, available_providers=[sessions.CUDA, sessions.CPU])
     assert engine.provider == sessions.CPU
-    assert tried[:2] == [[sessions.CUDA, sessions.CPU], [sessions.CPU]]
+    # CUDA is asked for in full fp32 (no TF32: the counterfactual decoder needs the precision)
+    assert tried[:2] == [[(sessions.CUDA, {"use_tf32": "0"}), sessions.CPU], [sessions.CPU]]
     assert "retrying on CPU" in caplog.text and "providers in use: CPUExecutionProvider" in caplog.text
 
 
