@@ -45,7 +45,8 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=Path, default=ROOT / "data" / "zoo" / "images" / "test")
-    parser.add_argument("--floors", type=float, nargs="+", default=[30.0, 33.0, 35.0, 36.0, 38.0])
+    parser.add_argument("--floors", type=float, nargs="+", default=[30.0, 33.0, 35.0, 36.0, 38.0],
+                        help="PSNR floors in dB (the bundle's default floor is always added)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "anonymize_strength.json")
     args = parser.parse_args(argv)
     if not args.images.is_dir():
@@ -58,7 +59,8 @@ def main(argv=None) -> int:
     images = [(label, path) for label in generators for path in sorted((args.images / label).glob("*.png"))]
     started = time.time()
     before = float(np.mean([engine.attribute(path)["label"] == label for label, path in images]))
-    rows = [measure(engine, images, floor) for floor in args.floors]
+    floors = sorted(set(args.floors) | {engine.psnr_floor_db})
+    rows = [measure(engine, images, floor) for floor in floors]
     result = {
         "command": "python bench/anonymize_strength.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "images": sorted({path.stem for _, path in images}), "generators": generators,

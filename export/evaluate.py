@@ -93,6 +93,15 @@ def _strip(tiles, keep):
                    tiles.names)
 
 
+def generated_tiles(config, reconstructor, split: str, labels: list[str]):
+    """A split's tiles of the known generators on a tile-aligned grid (what anonymization is
+    measured on: every pixel once, no "real")."""
+    from export.train import build_eval_tiles
+
+    tiles = build_eval_tiles(config, reconstructor, split, labels, stride=config.tile)
+    return _strip(tiles, tiles.labels.numpy() != labels.index("real"))
+
+
 def image_hit_rate(probs: np.ndarray, y: np.ndarray, photos: list[str], wanted: np.ndarray) -> float:
     """Share of whole images (photo, source) whose mean tile log-probability names `wanted`
     (one label per tile, the same within an image), as the runtime aggregates."""
@@ -213,8 +222,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     result["format_shortcut"] = {
         "jpeg90_all_classes_accuracy": float((ours_predict(model, shortcut)[0].argmax(1) == shortcut.labels.numpy()).mean()),
         "clean_accuracy": result["methods"]["causal-fingerprint"]["accuracy"]}
-    generated = build_eval_tiles(config, reconstructor, "test", labels, stride=config.tile)
-    generated = _strip(generated, generated.labels.numpy() != labels.index("real"))
+    generated = generated_tiles(config, reconstructor, "test", labels)
     result["anonymization"], examples = anonymization(model, state, reconstructor, generated, strongest)
     result["seconds"] = time.time() - started
     output.parent.mkdir(parents=True, exist_ok=True)

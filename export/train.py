@@ -13,8 +13,8 @@ validation photos.
 Phase 2 (counterfactuals): G's pixel-aligned trace branch alone (the VAE decoder G(f, c) of phase 1
 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
 change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
-through the real reconstructor, finds the target ("neutral": no generator stands out; or a named
-generator X).
+through the real reconstructor, finds the target ("neutral": neither the true source nor "real" is
+found, no other generator singled out; or a named generator X).
 """
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ class TrainConfig:
     cf_steps: int = 2000
     cf_lr: float = 1e-3
     cf_batch: int = 24
-    cf_psnr_floor: float = 36.0  # dB: each tile's counterfactual change is scaled to stay above it
+    cf_objective: str = "away"  # neutral target: "away" from the true source, or "uniform" (see neutral_loss)
+    cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
     open_set_quantile: float = 0.95
     seed: int = 0
     checkpoint_every: int = 250
@@ -312,6 +313,23 @@ def counterfactual(model, x, x_hat, mu, content, f_target, max_rms: float):
     return (x + delta).clamp(-1, 1), delta
 
 
+def neutral_loss(log_probs, sources, generators: list[int], real_index: int, objective: str):
+    """How far a head's view of neutral counterfactuals is from anonymous. "uniform": cross-entropy
+    to the uniform distribution over the generators (pulls up the least likely ones most); "away":
+    -log(1 - p(true source) - p(real)), which spends the change budget on the tiles that still name
+    their source (or look laundered into "real"), plus a tenth of "uniform" so no single other
+    generator is singled out."""
+    import torch
+
+    uniform = -log_probs[:, generators].mean()
+    if objective == "uniform":
+        return uniform
+    if objective != "away":
+        raise ValueError(f"cf_objective must be uniform or away, got {objective!r}")
+    named = log_probs.gather(1, sources[:, None]).exp().squeeze(1) + log_probs[:, real_index].exp()
+    return -torch.log1p(-named.clamp(max=1 - 1e-6)).mean() + 0.1 * uniform
+
+
 def reencode(model, reconstructor, x):
     """The attributor's view of an image tensor: reconstruct it, then encode (differentiable)."""
     z = reconstructor.encode(x)
@@ -322,8 +340,8 @@ def reencode(model, reconstructor, x):
 def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutral, real_index: int,
                  checkpoint: Path):
     """Counterfactual training of G's trace branch only; everything else is frozen. Half of each
-    batch aims at the neutral target (no generator stands out), half at a random named generator,
-    as judged by every head on its own."""
+    batch aims at the neutral target (`neutral_loss` with `config.cf_objective`), half at a random
+    named generator, as judged by every head on its own."""
     import torch
     from torch import nn
     from tqdm import tqdm
@@ -359,7 +377,9 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         x_cf, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target, max_rms)
         seen = reencode(model, reconstructor, x_cf)
         heads = [seen["logits"]] + list(seen["space_logits"].values())
-        loss_neutral = sum(-nn.functional.log_softmax(h[:half], 1)[:, generators].mean() for h in heads) / len(heads)
+        sources = tiles.labels[index][:half]
+        loss_neutral = sum(neutral_loss(nn.functional.log_softmax(h[:half], 1), sources, generators, real_index,
+                                        config.cf_objective) for h in heads) / len(heads)
         loss_named = sum(nn.functional.cross_entropy(h[half:], targets) for h in heads) / len(heads)
         loss = loss_neutral + loss_named
         optimizer.zero_grad()
@@ -447,6 +467,8 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
     config = replace(defaults, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     if config.ablation not in ("none", "residual-only"):
         parser.error(f"--ablation must be none or residual-only, got {config.ablation!r}")
+    if config.cf_objective not in ("uniform", "away"):
+        parser.error(f"--cf-objective must be uniform or away, got {config.cf_objective!r}")
     return config
 
 

@@ -121,3 +121,33 @@ def test_decision_heads_are_the_subset_most_accurate_on_validation():
     assert len(scores) == 8 and scores["f"] == 0.5
     assert chosen == ("dct",)  # "dct" and "dct+spectrum" tie at 1.0: the smaller subset wins
     assert scores["f+pixel"] < scores["f+dct"] == scores["f+dct+spectrum"] == 1.0
+
+
+def test_neutral_loss_away_pushes_the_true_source_and_real_down():
+    from export.train import neutral_loss
+
+    generators, real = [1, 2, 3], 0
+    sources = torch.tensor([1, 2])
+    named = torch.log_softmax(torch.tensor([[0.0, 4.0, 0.0, 0.0], [0.0, 0.0, 4.0, 0.0]]), 1)
+    elsewhere = torch.log_softmax(torch.tensor([[0.0, 0.0, 4.0, 0.0], [0.0, 0.0, 0.0, 4.0]]), 1)
+    laundered = torch.log_softmax(torch.tensor([[4.0, 0.0, 0.0, 0.0], [4.0, 0.0, 0.0, 0.0]]), 1)
+    away = [neutral_loss(p, sources, generators, real, "away") for p in (named, elsewhere, laundered)]
+    assert away[1] < away[0] and away[1] < away[2], "naming the source or 'real' costs most"
+    # "uniform" cannot tell naming the true source from naming another generator
+    uniform = [neutral_loss(p, sources, generators, real, "uniform") for p in (named, elsewhere)]
+    assert torch.isclose(uniform[0], uniform[1])
+    logits = torch.zeros(2, 4, requires_grad=True)
+    neutral_loss(torch.log_softmax(logits, 1), sources, generators, real, "away").backward()
+    assert logits.grad[0, 1] > 0 and logits.grad[0, 0] > 0 and logits.grad[0, 3] < 0
+    with pytest.raises(ValueError, match="uniform or away"):
+        neutral_loss(named, sources, generators, real, "softmax")
+
+
+@pytest.mark.parametrize("flag, value", [("--ablation", "no-decoupling"), ("--cf-objective", "softmax")])
+def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
+    from export.train import parse_config
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_config([flag, value])
+    assert stopped.value.code == 2
+    assert f"{flag} must be" in capsys.readouterr().err
