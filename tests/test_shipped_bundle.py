@@ -15,9 +15,9 @@ from runtime.engine import Engine
 SAMPLES = sorted((ROOT / "tests" / "data" / "samples").glob("*.png"))
 # Made by: python -m runtime attribute tests/data/samples/*.png --json > tests/data/golden.json
 # Measured on the 18 generated known-source samples: the share of tiles attributed to the true
-# source falls from 0.91 to 0.62 under neutral anonymization (the decision of the shipped model
-# reads four heads, so at 36 dB most whole images still name their source: bench/results).
-TILE_SHARE_DROP_AT_LEAST = 0.2
+# source falls from 0.97 to 0.26 under neutral anonymization at the default 35.2 dB floor (5 of
+# the 18 whole images still name their source; bench/results/anonymize_strength.json).
+TILE_SHARE_DROP_AT_LEAST = 0.5
 GOLDEN = {Path(row["path"]).name: row for row in json.loads((ROOT / "tests" / "data" / "golden.json").read_text())}
 
 
@@ -82,7 +82,9 @@ def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
     sample = ROOT / "tests" / "data" / "samples" / "gan-transposed--chelsea.png"
     default = engine.anonymize(sample)
     stronger = engine.anonymize(sample, psnr_floor_db=30)
-    assert default["psnr_floor_db"] == engine.bundle.manifest["anonymize"]["psnr_floor_db"] == 36.0
+    assert default["psnr_floor_db"] == engine.bundle.manifest["anonymize"]["psnr_floor_db"] == 35.2
     assert stronger["psnr_floor_db"] == 30.0
     assert 29.5 <= stronger["psnr"] < default["psnr"] - 4 and stronger["ssim"] < default["ssim"]
-    assert stronger["after"]["probabilities"]["gan-transposed"] < default["after"]["probabilities"]["gan-transposed"]
+    # past the point where the source is gone, a stronger change need not lower its probability further
+    before = default["before"]["probabilities"]["gan-transposed"]
+    assert stronger["after"]["label"] != "gan-transposed" and stronger["after"]["probabilities"]["gan-transposed"] < before / 2
