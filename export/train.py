@@ -34,6 +34,10 @@ PUBLISHED = Path(__file__).parent / "assets" / "causal-fingerprint.pt"
 PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
 
 
+# Neutral-target objectives of the counterfactual phase (see neutral_loss); the first is the default.
+CF_OBJECTIVES = ("away", "uniform")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every setting of a training run; saved in the checkpoint and the manifest."""
@@ -60,7 +64,7 @@ class TrainConfig:
     cf_steps: int = 2000
     cf_lr: float = 1e-3
     cf_batch: int = 24
-    cf_objective: str = "away"  # neutral target: "away" from the true source, or "uniform" (see neutral_loss)
+    cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
     cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
     open_set_quantile: float = 0.95
     seed: int = 0
@@ -325,7 +329,7 @@ def neutral_loss(log_probs, sources, generators: list[int], real_index: int, obj
     if objective == "uniform":
         return uniform
     if objective != "away":
-        raise ValueError(f"cf_objective must be uniform or away, got {objective!r}")
+        raise ValueError(f"cf_objective must be one of {', '.join(CF_OBJECTIVES)}, got {objective!r}")
     named = log_probs.gather(1, sources[:, None]).exp().squeeze(1) + log_probs[:, real_index].exp()
     return -torch.log1p(-named.clamp(max=1 - 1e-6)).mean() + 0.1 * uniform
 
@@ -385,7 +389,7 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        true_rate = (seen["decision"][:half].argmax(1) == tiles.labels[index][:half]).float().mean()
+        true_rate = (seen["decision"][:half].argmax(1) == sources).float().mean()
         psnr = 10 * torch.log10(4.0 / delta.pow(2).mean().clamp_min(1e-12))
         bar.set_postfix(neutral=f"{loss_neutral.item():.3f}", named=f"{loss_named.item():.3f}",
                         true_source=f"{true_rate.item():.2f}", psnr=f"{psnr.item():.1f}")
@@ -467,8 +471,8 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
     config = replace(defaults, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     if config.ablation not in ("none", "residual-only"):
         parser.error(f"--ablation must be none or residual-only, got {config.ablation!r}")
-    if config.cf_objective not in ("uniform", "away"):
-        parser.error(f"--cf-objective must be uniform or away, got {config.cf_objective!r}")
+    if config.cf_objective not in CF_OBJECTIVES:
+        parser.error(f"--cf-objective must be one of {', '.join(CF_OBJECTIVES)}, got {config.cf_objective!r}")
     return config
 
 

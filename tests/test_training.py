@@ -139,7 +139,7 @@ def test_neutral_loss_away_pushes_the_true_source_and_real_down():
     logits = torch.zeros(2, 4, requires_grad=True)
     neutral_loss(torch.log_softmax(logits, 1), sources, generators, real, "away").backward()
     assert logits.grad[0, 1] > 0 and logits.grad[0, 0] > 0 and logits.grad[0, 3] < 0
-    with pytest.raises(ValueError, match="uniform or away"):
+    with pytest.raises(ValueError, match="one of away, uniform"):
         neutral_loss(named, sources, generators, real, "softmax")
 
 
@@ -151,3 +151,23 @@ def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
         parse_config([flag, value])
     assert stopped.value.code == 2
     assert f"{flag} must be" in capsys.readouterr().err
+
+
+def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny_checkpoint, tiny_dataset,
+                                                                            tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when run as a script: report.py beside it
+    spec = importlib.util.spec_from_file_location("anonymize_val", ROOT / "bench" / "anonymize_val.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    output = tmp_path / "anonymize_val.json"
+    assert bench.main([str(tiny_checkpoint), str(tiny_checkpoint), "--dataset", str(tiny_dataset),
+                       "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    first, second = result["checkpoints"]
+    assert result["split"] == "val" and first["cf_objective"] == "away" and first["cf_psnr_floor"] == 35.2
+    assert first == second, "the same checkpoint measures the same"
+    assert 0 <= first["true_source_rate"] <= 1 and first["psnr_min"] >= 35.2 - 0.5
+    assert bench.main([str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
