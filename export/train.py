@@ -61,7 +61,7 @@ class TrainConfig:
     w_adversary: float = 0.3
     w_recon: float = 1.0
     w_kl: float = 1e-3
-    cf_steps: int = 2000
+    cf_steps: int = 4000
     cf_lr: float = 1e-3
     cf_batch: int = 24
     cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
