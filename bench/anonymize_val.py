@@ -26,11 +26,8 @@ COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr",
 
 
 def main(argv=None) -> int:
-    import torch
-
     from export.baselines import DctLinear
-    from export.data import cut_tiles, grid_positions, load_split_images
-    from export.evaluate import anonymization, generated_tiles
+    from export.evaluate import anonymization, baseline_train_tiles, generated_tiles
     from export.reconstructor import load_reconstructor
     from export.train import TrainConfig, load_model
 
@@ -57,9 +54,7 @@ def main(argv=None) -> int:
         config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
         reconstructor = load_reconstructor(config.reconstructor or None)
         if judge is None:
-            images = load_split_images(args.dataset, "train", labels)
-            xs, ys, _, _ = cut_tiles(images, labels, config.tile, grid_positions(config.tile, config.tile // 4))
-            judge = DctLinear().fit(torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous(), ys)
+            judge = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
         tiles = generated_tiles(config, reconstructor, args.split, labels)
         metrics, _ = anonymization(model, state, reconstructor, tiles, judge)
         settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)

@@ -93,6 +93,17 @@ def _strip(tiles, keep):
                    tiles.names)
 
 
+def baseline_train_tiles(dataset: Path, labels: list[str], tile: int):
+    """(uint8 tiles (N, 3, S, S), labels) the baselines are fitted on: an aligned grid (stride S/4)
+    over the clean train photos (noise-correlation needs alignment; all baselines get the same)."""
+    import torch
+
+    from export.data import cut_tiles, grid_positions, load_split_images
+
+    xs, ys, _, _ = cut_tiles(load_split_images(dataset, "train", labels), labels, tile, grid_positions(tile, tile // 4))
+    return torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous(), ys
+
+
 def generated_tiles(config, reconstructor, split: str, labels: list[str]):
     """A split's tiles of the known generators on a tile-aligned grid (what anonymization is
     measured on: every pixel once, no "real")."""
@@ -173,13 +184,11 @@ def anonymization(model, state, reconstructor, tiles, baseline, seed: int = 0) -
 
 def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Path, docs: Path,
         baseline_steps: int = 1500) -> dict:
-    import torch
 
     from export.augment import ROBUSTNESS, jpeg
     from export.baselines import DctLinear, NoiseCorrelation, PixelCNN
     from export.reconstructor import load_reconstructor
     from export.train import TrainConfig, build_eval_tiles, fingerprints, load_model
-    from export.data import cut_tiles, grid_positions, load_split_images
 
     started = time.time()
     model, state = load_model(model_path)
@@ -203,9 +212,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
 
     # Baselines: fitted on aligned grid tiles of the clean train photos (noise-correlation needs
     # alignment; all three get the same tiles).
-    train_images = load_split_images(dataset, "train", labels)
-    xs, ys, _, _ = cut_tiles(train_images, labels, config.tile, grid_positions(config.tile, config.tile // 4))
-    train_x = torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous()
+    train_x, ys = baseline_train_tiles(dataset, labels, config.tile)
     baselines = [DctLinear().fit(train_x, ys), NoiseCorrelation().fit(train_x, ys),
                  PixelCNN(len(labels)).fit(train_x, ys, steps=baseline_steps)]
     for baseline in baselines:
