@@ -7,7 +7,7 @@ photos are for the final figures only), with the evaluation's own anonymization 
 Per checkpoint: its counterfactual settings (objective, PSNR floor, steps) and the metrics of
 `export.evaluate.anonymization` on the split's generated tiles (tile-aligned grid, neutral and
 named targets, saved as 8-bit and re-attributed), judged by ours and by dct-linear fitted on the
-clean train photos as in the evaluation.
+clean train photos as in the evaluation (not by the surrogate the counterfactual phase trains against).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_result  # noqa: E402  (bench/, beside this script)
 
-COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch")
+COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch", "w_judge", "init_from")
 
 
 def main(argv=None) -> int:
@@ -54,9 +54,10 @@ def main(argv=None) -> int:
         config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
         reconstructor = load_reconstructor(config.reconstructor or None)
         if judge is None:
-            judge = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
+            baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
+            judge = {baseline.name: lambda tiles: baseline.predict_proba(tiles.x)}
         tiles = generated_tiles(config, reconstructor, args.split, labels)
-        metrics, _ = anonymization(model, state, reconstructor, tiles, judge)
+        metrics, _ = anonymization(model, state, reconstructor, tiles, judge, DctLinear.name)
         settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)
                     for key in COUNTERFACTUAL_SETTINGS}
         rows.append({"checkpoint": str(path), **settings, **metrics})

@@ -117,3 +117,50 @@ class PixelCNN(nn.Module):
     def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
         probs = [torch.softmax(self(x_uint8[i : i + 256].float() / 127.5 - 1), 1) for i in range(0, len(x_uint8), 256)]
         return torch.cat(probs).numpy()
+
+
+class DctLinearJudge(nn.Module):
+    """Not a baseline: a differentiable surrogate of the dct-linear family, which the counterfactual
+    phase of training fools as well as our own heads (export.train.train_phase2). log|DCT| of the
+    grey tile (smoothed near zero as in LogDct: 8-bit rounding buries the smallest coefficients),
+    standardized, one linear layer; fitted by sklearn's logistic regression on the tiles it is
+    given (our augmented train tiles, not the evaluation's baseline tiles), then run in torch.
+    Input: float tiles (N, 3, S, S) in [-1, 1]; output: logits (N, K)."""
+
+    def __init__(self, tile: int, num_classes: int):
+        super().__init__()
+        from export.projections import LogDct
+
+        self.log_dct = LogDct(tile)
+        features = tile * tile
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("scale", torch.ones(features))
+        self.linear = nn.Linear(features, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        grey = (x.mean(dim=1, keepdim=True) + 1) / 2
+        return self.log_dct(grey).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((self.features(x) - self.mean) / self.scale)
+
+    @classmethod
+    def fit(cls, tiles, num_classes: int, max_train: int = 12000, seed: int = 1) -> "DctLinearJudge":
+        """Fit on a TileSet (a seeded subsample of at most `max_train` tiles); frozen, eval mode."""
+        from sklearn.linear_model import LogisticRegression
+
+        judge = cls(tiles.x.shape[-1], num_classes)
+        keep = torch.from_numpy(np.random.default_rng(seed).permutation(len(tiles))[:max_train])
+        with torch.no_grad():
+            x = judge.features(tiles.batch(keep)[0])
+            judge.mean.copy_(x.mean(0))
+            judge.scale.copy_(x.std(0).clamp_min(1e-6))
+            standardized = ((x - judge.mean) / judge.scale).numpy()
+        labels = tiles.labels[keep].numpy()
+        if len(np.unique(labels)) != num_classes:
+            raise ValueError(f"the judge's tiles hold {len(np.unique(labels))} of {num_classes} classes")
+        fitted = LogisticRegression(max_iter=300, C=0.05).fit(standardized, labels)
+        with torch.no_grad():
+            judge.linear.weight.copy_(torch.from_numpy(fitted.coef_).float())
+            judge.linear.bias.copy_(torch.from_numpy(fitted.intercept_).float())
+        return judge.eval().requires_grad_(False)

@@ -3,6 +3,7 @@
     python -m export.zoo build --output data/zoo
     python -m export.train --dataset data/zoo --output runs/causal            # resumes if stopped
     python -m export.train --dataset data/zoo --output runs/ablation --ablation residual-only
+    python -m export.train --dataset data/zoo --output runs/more --init-from runs/causal/model.pt --cf-steps 2000
 
 Phase 1 (attribution and decoupling): fused + per-space cross-entropy; supervised contrastive on
 the fingerprint f by source across contents (do(content) must not move f) and on the content code
@@ -14,7 +15,12 @@ Phase 2 (counterfactuals): G's pixel-aligned trace branch alone (the VAE decoder
 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
 change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
 through the real reconstructor, finds the target ("neutral": neither the true source nor "real" is
-found, no other generator singled out; or a named generator X).
+found, no other generator singled out; or a named generator X). A surrogate of the dct-linear
+baseline family (export.baselines.DctLinearJudge, fitted on the train tiles) judges the
+counterfactuals too, with weight `w_judge`: fooling only our own heads left the source plain to a
+spectral linear classifier.
+`--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights (its phase-1
+settings are kept) and trains `cf_steps` more counterfactual steps from its trace branch.
 """
 from __future__ import annotations
 
@@ -66,6 +72,8 @@ class TrainConfig:
     cf_batch: int = 24
     cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
     cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
+    w_judge: float = 1.0  # weight of the dct-linear surrogate in the counterfactual loss; 0: our heads only
+    init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
     open_set_quantile: float = 0.95
     seed: int = 0
     checkpoint_every: int = 250
@@ -74,6 +82,19 @@ class TrainConfig:
     @property
     def decoupled(self) -> bool:
         return self.ablation == "none"
+
+
+# What a run started with --init-from takes from its own command line; every other setting is the
+# source checkpoint's (they made the phase-1 weights it starts from).
+PHASE2_SETTINGS = ("dataset", "output", "cf_steps", "cf_lr", "cf_batch", "cf_objective", "cf_psnr_floor",
+                   "w_judge", "init_from", "checkpoint_every", "threads")
+
+
+def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
+    """The settings of a run that continues the checkpoint whose train_config is `source`."""
+    names = {f.name for f in fields(TrainConfig)}
+    inherited = TrainConfig(**{k: v for k, v in source.items() if k in names})
+    return replace(inherited, **{k: getattr(config, k) for k in PHASE2_SETTINGS})
 
 
 def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
@@ -342,10 +363,11 @@ def reencode(model, reconstructor, x):
 
 
 def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutral, real_index: int,
-                 checkpoint: Path):
+                 checkpoint: Path, judge=None):
     """Counterfactual training of G's trace branch only; everything else is frozen. Half of each
     batch aims at the neutral target (`neutral_loss` with `config.cf_objective`), half at a random
-    named generator, as judged by every head on its own."""
+    named generator, as judged by every head on its own, and by `judge` (a frozen module from
+    tiles in [-1, 1] to logits, weight `config.w_judge`) when given."""
     import torch
     from torch import nn
     from tqdm import tqdm
@@ -382,10 +404,19 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         seen = reencode(model, reconstructor, x_cf)
         heads = [seen["logits"]] + list(seen["space_logits"].values())
         sources = tiles.labels[index][:half]
-        loss_neutral = sum(neutral_loss(nn.functional.log_softmax(h[:half], 1), sources, generators, real_index,
-                                        config.cf_objective) for h in heads) / len(heads)
-        loss_named = sum(nn.functional.cross_entropy(h[half:], targets) for h in heads) / len(heads)
+
+        def judged(logits):
+            """(neutral, named) losses of one judge's logits."""
+            return (neutral_loss(nn.functional.log_softmax(logits[:half], 1), sources, generators, real_index,
+                                 config.cf_objective),
+                    nn.functional.cross_entropy(logits[half:], targets))
+
+        ours = [judged(h) for h in heads]
+        loss_neutral = sum(part[0] for part in ours) / len(ours)
+        loss_named = sum(part[1] for part in ours) / len(ours)
         loss = loss_neutral + loss_named
+        if judge is not None:
+            loss = loss + config.w_judge * sum(judged(judge(x_cf)))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -401,6 +432,22 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     return model.eval()
 
 
+def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
+    """The counterfactual phase's dct-linear surrogate, fitted once per run (kept for resuming)."""
+    import torch
+
+    from export.baselines import DctLinearJudge
+
+    path = Path(config.output) / "judge.pt"
+    judge = DctLinearJudge(config.tile, num_classes)
+    if path.is_file():
+        judge.load_state_dict(torch.load(path))
+        return judge.eval().requires_grad_(False)
+    judge = DctLinearJudge.fit(tiles, num_classes, seed=config.seed + 1)
+    torch.save(judge.state_dict(), path)
+    return judge
+
+
 def run(config: TrainConfig) -> Path:
     """The whole training run; returns the final checkpoint path."""
     import torch
@@ -408,6 +455,14 @@ def run(config: TrainConfig) -> Path:
 
     from export.model import CausalFingerprintModel
     from export.reconstructor import load_reconstructor
+    from runtime.errors import InputError
+
+    source = None
+    if config.init_from:
+        if not Path(config.init_from).is_file():
+            raise InputError(f"{config.init_from}: no such checkpoint (--init-from)")
+        source = torch.load(config.init_from, weights_only=False)
+        config = continued_config(config, source["train_config"])
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -420,10 +475,16 @@ def run(config: TrainConfig) -> Path:
     tiles = load_or_build_tiles(config, reconstructor, labels)
     logger.info("%d train tiles (%d contents) in %.0f s", len(tiles), int(tiles.content.max()) + 1,
                 time.time() - started)
-    model_config = model_config_for(config, len(labels), reconstructor)
-    model = CausalFingerprintModel(model_config)
-    adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
-    model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
+    if source is not None:
+        model = model_from_state(source)
+        if source["labels"] != labels:
+            raise InputError(f"{config.init_from} knows {source['labels']}, the dataset {labels}")
+        logger.info("phase 1 skipped: continuing %s", config.init_from)
+    else:
+        model_config = model_config_for(config, len(labels), reconstructor)
+        model = CausalFingerprintModel(model_config)
+        adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
+        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
 
     protos, spread = prototypes_and_scale(fingerprints(model, tiles)["mu"], tiles.labels, len(labels))
     real_index = labels.index("real")
@@ -435,30 +496,45 @@ def run(config: TrainConfig) -> Path:
     logger.info("val tile accuracy %.4f (decision: f head + %s); open-set threshold %.3f", val_accuracy,
                 ", ".join(model.config.decision_spaces) or "nothing", threshold)
     if config.decoupled and config.cf_steps > 0:
-        model = train_phase2(config, model, reconstructor, tiles, protos, neutral, real_index, output / "phase2.pt")
+        judge = load_or_fit_judge(config, tiles, len(labels)) if config.w_judge > 0 else None
+        model = train_phase2(config, model, reconstructor, tiles, protos, neutral, real_index, output / "phase2.pt",
+                             judge)
     final = output / "model.pt"
     save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
                     labels=labels, held_out=held_out, model=model.state_dict(),
                     prototypes=protos, spread=spread, neutral=neutral, open_set_threshold=threshold,
                     val_accuracy=val_accuracy, decision_selection=selection, reconstructor=reconstructor.source,
-                    seconds=time.time() - started)
+                    seconds=time.time() - started, continued_from=continued_from(config, source))
     logger.info("saved %s", final)
     return final
+
+
+def continued_from(config: TrainConfig, source: dict | None) -> list[dict]:
+    """The chain of checkpoints a run continued (--init-from), newest first, with their settings."""
+    if source is None:
+        return []
+    return [{"checkpoint": config.init_from, "train_config": source["train_config"]},
+            *source.get("continued_from", [])]
+
+
+def model_from_state(state: dict):
+    """The model of a checkpoint dict, in eval mode and frozen."""
+    from export.model import CausalFingerprintModel, ModelConfig
+
+    config = dict(state["model_config"])
+    config["spaces"] = tuple(config["spaces"])
+    config["decision_spaces"] = tuple(config.get("decision_spaces", ()))
+    model = CausalFingerprintModel(ModelConfig(**config))
+    model.load_state_dict(state["model"])
+    return model.eval().requires_grad_(False)
 
 
 def load_model(path: Path):
     """Rebuild a trained model from its checkpoint: (model in eval mode, checkpoint dict)."""
     import torch
 
-    from export.model import CausalFingerprintModel, ModelConfig
-
     state = torch.load(path, weights_only=False)
-    config = dict(state["model_config"])
-    config["spaces"] = tuple(config["spaces"])
-    config["decision_spaces"] = tuple(config.get("decision_spaces", ()))
-    model = CausalFingerprintModel(ModelConfig(**config))
-    model.load_state_dict(state["model"])
-    return model.eval().requires_grad_(False), state
+    return model_from_state(state), state
 
 
 def parse_config(argv: list[str] | None) -> TrainConfig:

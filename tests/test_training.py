@@ -171,3 +171,60 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
     assert 0 <= first["true_source_rate"] <= 1 and first["psnr_min"] >= 35.2 - 0.5
     assert bench.main([str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
     assert "nope.pt" in capsys.readouterr().err
+
+
+def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
+    from export.baselines import DctLinearJudge
+    from export.data import TileSet
+
+    config = tiny_config(tiny_dataset, tmp_path)
+    labels, _ = known_labels(tiny_dataset)
+    tiles = build_train_tiles(config, load_reconstructor(), labels)
+    judge = DctLinearJudge.fit(tiles, len(labels))
+    x = tiles.batch(slice(0, len(tiles)))[0]
+    with torch.no_grad():
+        accuracy = float((judge(x).argmax(1) == tiles.labels).float().mean())
+    assert accuracy > 1.5 / len(labels), "it learned its training tiles far above chance"
+    assert not any(p.requires_grad for p in judge.parameters())
+    x = x[:8].clone().requires_grad_(True)
+    judge(x)[:, 1].sum().backward()
+    assert x.grad.abs().sum() > 0, "the counterfactual phase needs gradients through the judge"
+    only_real = tiles.labels == 0
+    one_class = TileSet(tiles.x[only_real], tiles.x_hat[only_real], tiles.z[only_real], tiles.z_hat[only_real],
+                        tiles.labels[only_real], tiles.content[only_real], [], labels)
+    with pytest.raises(ValueError, match="1 of 4 classes"):
+        DctLinearJudge.fit(one_class, len(labels))
+
+
+def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_checkpoint, tmp_path):
+    """--init-from keeps the source's phase-1 weights and settings, trains its trace branch further
+    (differently with and without the dct-linear judge) and records where it came from."""
+    from export.train import TrainConfig
+
+    source_model, source = load_model(tiny_checkpoint)
+    runs = {}
+    for weight in (0.0, 1.0):
+        config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / f"judge-{weight}"),
+                             init_from=str(tiny_checkpoint), cf_steps=3, w_judge=weight, threads=2)
+        model, state = load_model(run(config))
+        runs[weight] = model
+        assert state["train_config"]["steps"] == source["train_config"]["steps"] == 80  # inherited
+        assert state["train_config"]["tile"] == 32 and state["train_config"]["cf_steps"] == 3
+        assert state["continued_from"][0]["checkpoint"] == str(tiny_checkpoint)
+        assert state["continued_from"][0]["train_config"] == source["train_config"]
+        assert (tmp_path / f"judge-{weight}" / "judge.pt").is_file() == bool(weight)
+        for name, value in model.state_dict().items():
+            if not name.startswith("decoder.trace."):
+                assert torch.equal(value, source_model.state_dict()[name]), name
+        assert torch.equal(state["prototypes"], source["prototypes"])
+    trace = [{k: v for k, v in m.state_dict().items() if k.startswith("decoder.trace.")} for m in runs.values()]
+    assert any(not torch.equal(trace[0][k], source_model.state_dict()[k]) for k in trace[0])
+    assert any(not torch.equal(trace[0][k], trace[1][k]) for k in trace[0]), "the judge changes training"
+
+
+def test_init_from_a_missing_checkpoint_is_refused(tiny_dataset, tmp_path):
+    from export.train import TrainConfig
+    from runtime.errors import InputError
+
+    with pytest.raises(InputError, match="no such checkpoint"):
+        run(TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path), init_from=str(tmp_path / "nope.pt")))
