@@ -301,7 +301,10 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
     if anonymization:
         lines.append(f"- anonymization: SSIM {anonymization['ssim_mean']:.3f}, PSNR {anonymization['psnr_mean']:.1f} dB; "
                      f"the true source is still found on {anonymization['true_source_rate']:.1%} of tiles "
-                     f"(chance {anonymization['chance']:.1%})")
+                     f"by this model"
+                     + (f", {anonymization['true_source_rate_strongest_baseline']:.1%} by the strongest baseline "
+                        f"({anonymization['strongest_baseline']})" if "strongest_baseline" in anonymization else "")
+                     + f" (chance {anonymization['chance']:.1%})")
     return f"""
 ### What this bundle knows
 {known}

@@ -230,7 +230,9 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
         "fingerprint_fdr": result["fdr"]["value"],
         "open_set_auroc": result["open_set"].get("auroc"),
         "robustness_accuracy": result["robustness"],
-        "anonymization": {key: anonymization[key] for key in ("ssim_mean", "psnr_mean", "true_source_rate", "chance")},
+        "anonymization": {key: anonymization[key] for key in ("ssim_mean", "psnr_mean", "true_source_rate", "chance",
+                                                              "strongest_baseline", "true_source_rate_strongest_baseline")
+                          if key in anonymization},
     }
 
 

@@ -19,8 +19,9 @@ found, no other generator singled out; or a named generator X). A surrogate of t
 baseline family (export.baselines.DctLinearJudge, fitted on the train tiles) judges the
 counterfactuals too, with weight `w_judge`: fooling only our own heads left the source plain to a
 spectral linear classifier.
-`--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights (its phase-1
-settings are kept) and trains `cf_steps` more counterfactual steps from its trace branch.
+`--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights, keeps its
+phase-1 settings and calibration (prototypes, decision heads, open-set threshold), and trains
+`cf_steps` more counterfactual steps from its trace branch.
 """
 from __future__ import annotations
 
@@ -432,6 +433,29 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     return model.eval()
 
 
+# What phase 1 leaves beside the weights (a run that continues a checkpoint keeps them as they are).
+CALIBRATION = ("prototypes", "spread", "neutral", "open_set_threshold", "val_accuracy", "decision_selection")
+
+
+def calibrate(config: TrainConfig, model, reconstructor, tiles, labels):
+    """After phase 1: class prototypes and spread of f on the train tiles, the neutral target (the
+    generators' mean prototype, never "real"), and on the validation tiles the decision heads and
+    the open-set threshold. Returns (model with its decision heads, the CALIBRATION dict)."""
+    import torch
+
+    protos, spread = prototypes_and_scale(fingerprints(model, tiles)["mu"], tiles.labels, len(labels))
+    real_index = labels.index("real")
+    neutral = protos[[k for k in range(len(labels)) if k != real_index]].mean(0, keepdim=True)
+    val = build_eval_tiles(config, reconstructor, "val", labels)
+    val_outputs = fingerprints(model, val)  # the f head and space heads do not depend on the selection
+    model, val_accuracy, selection = select_decision(model, val_outputs, val.labels)
+    threshold = float(torch.quantile(open_set_score(val_outputs["logits"]), config.open_set_quantile))
+    logger.info("val tile accuracy %.4f (decision: f head + %s); open-set threshold %.3f", val_accuracy,
+                ", ".join(model.config.decision_spaces) or "nothing", threshold)
+    return model, {"prototypes": protos, "spread": spread, "neutral": neutral, "open_set_threshold": threshold,
+                   "val_accuracy": val_accuracy, "decision_selection": selection}
+
+
 def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
     """The counterfactual phase's dct-linear surrogate, fitted once per run (kept for resuming)."""
     import torch
@@ -479,32 +503,25 @@ def run(config: TrainConfig) -> Path:
         model = model_from_state(source)
         if source["labels"] != labels:
             raise InputError(f"{config.init_from} knows {source['labels']}, the dataset {labels}")
-        logger.info("phase 1 skipped: continuing %s", config.init_from)
+        calibration = {key: source[key] for key in CALIBRATION}
+        logger.info("phase 1 skipped: continuing %s with its prototypes, decision heads and open-set threshold",
+                    config.init_from)
     else:
         model_config = model_config_for(config, len(labels), reconstructor)
         model = CausalFingerprintModel(model_config)
         adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
         model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
-
-    protos, spread = prototypes_and_scale(fingerprints(model, tiles)["mu"], tiles.labels, len(labels))
+        model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
-    neutral = protos[[k for k in range(len(labels)) if k != real_index]].mean(0, keepdim=True)
-    val = build_eval_tiles(config, reconstructor, "val", labels)
-    val_outputs = fingerprints(model, val)  # the f head and space heads do not depend on the selection
-    model, val_accuracy, selection = select_decision(model, val_outputs, val.labels)
-    threshold = float(torch.quantile(open_set_score(val_outputs["logits"]), config.open_set_quantile))
-    logger.info("val tile accuracy %.4f (decision: f head + %s); open-set threshold %.3f", val_accuracy,
-                ", ".join(model.config.decision_spaces) or "nothing", threshold)
     if config.decoupled and config.cf_steps > 0:
         judge = load_or_fit_judge(config, tiles, len(labels)) if config.w_judge > 0 else None
-        model = train_phase2(config, model, reconstructor, tiles, protos, neutral, real_index, output / "phase2.pt",
-                             judge)
+        model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"], calibration["neutral"],
+                             real_index, output / "phase2.pt", judge)
     final = output / "model.pt"
     save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
-                    labels=labels, held_out=held_out, model=model.state_dict(),
-                    prototypes=protos, spread=spread, neutral=neutral, open_set_threshold=threshold,
-                    val_accuracy=val_accuracy, decision_selection=selection, reconstructor=reconstructor.source,
-                    seconds=time.time() - started, continued_from=continued_from(config, source))
+                    labels=labels, held_out=held_out, model=model.state_dict(), **calibration,
+                    reconstructor=reconstructor.source, seconds=time.time() - started,
+                    continued_from=continued_from(config, source))
     logger.info("saved %s", final)
     return final
 

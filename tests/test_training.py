@@ -197,7 +197,8 @@ def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tm
 
 
 def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_checkpoint, tmp_path):
-    """--init-from keeps the source's phase-1 weights and settings, trains its trace branch further
+    """--init-from keeps the source's phase-1 weights, settings and calibration (prototypes, decision
+    heads, open-set threshold), trains its trace branch further
     (differently with and without the dct-linear judge) and records where it came from."""
     from export.train import TrainConfig
 
@@ -216,7 +217,10 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
         for name, value in model.state_dict().items():
             if not name.startswith("decoder.trace."):
                 assert torch.equal(value, source_model.state_dict()[name]), name
-        assert torch.equal(state["prototypes"], source["prototypes"])
+        for key in ("prototypes", "spread", "neutral"):
+            assert torch.equal(state[key], source[key]), key
+        assert state["open_set_threshold"] == source["open_set_threshold"]
+        assert model.config.decision_spaces == source_model.config.decision_spaces
     trace = [{k: v for k, v in m.state_dict().items() if k.startswith("decoder.trace.")} for m in runs.values()]
     assert any(not torch.equal(trace[0][k], source_model.state_dict()[k]) for k in trace[0])
     assert any(not torch.equal(trace[0][k], trace[1][k]) for k in trace[0]), "the judge changes training"
