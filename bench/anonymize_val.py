@@ -7,7 +7,9 @@ photos are for the final figures only), with the evaluation's own anonymization 
 Per checkpoint: its counterfactual settings (objective, PSNR floor, steps) and the metrics of
 `export.evaluate.anonymization` on the split's generated tiles (tile-aligned grid, neutral and
 named targets, saved as 8-bit and re-attributed), judged by ours and by dct-linear fitted on the
-clean train photos as in the evaluation (not by the surrogate the counterfactual phase trains against).
+clean train photos as in the evaluation, and, for a run whose counterfactual phase trained against a
+dct-linear surrogate (its judge.pt beside model.pt), by that surrogate too (`dct-linear-surrogate`:
+whether a change that fools the surrogate also fools the baseline).
 """
 from __future__ import annotations
 
@@ -23,6 +25,27 @@ sys.path.insert(0, str(ROOT))
 from report import write_result  # noqa: E402  (bench/, beside this script)
 
 COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch", "w_judge", "init_from")
+
+
+def surrogate_judges(checkpoint: Path, num_classes: int, tile: int) -> dict:
+    """{"dct-linear-surrogate": judge} when the run of `checkpoint` left the surrogate it trained
+    against (judge.pt), else {}. A judge maps a TileSet to class probabilities."""
+    import torch
+
+    from export.baselines import DctLinearJudge
+
+    path = checkpoint.parent / "judge.pt"
+    if not path.is_file():
+        return {}
+    surrogate = DctLinearJudge(tile, num_classes)
+    surrogate.load_state_dict(torch.load(path))
+    surrogate.eval()
+
+    def judge(tiles):
+        with torch.no_grad():
+            return torch.softmax(surrogate(tiles.batch(slice(0, len(tiles)))[0]), 1).numpy()
+
+    return {"dct-linear-surrogate": judge}
 
 
 def main(argv=None) -> int:
@@ -57,7 +80,8 @@ def main(argv=None) -> int:
             baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
             judge = {baseline.name: lambda tiles: baseline.predict_proba(tiles.x)}
         tiles = generated_tiles(config, reconstructor, args.split, labels)
-        metrics, _ = anonymization(model, state, reconstructor, tiles, judge, DctLinear.name)
+        judges = {**judge, **surrogate_judges(path, len(labels), config.tile)}
+        metrics, _ = anonymization(model, state, reconstructor, tiles, judges, DctLinear.name)
         settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)
                     for key in COUNTERFACTUAL_SETTINGS}
         rows.append({"checkpoint": str(path), **settings, **metrics})

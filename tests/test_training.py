@@ -20,6 +20,19 @@ from conftest import tiny_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load_bench(name: str):
+    """A bench/ script as a module (report.py beside it importable, as when run as a script)."""
+    import importlib.util
+    import sys
+
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_tiny_config_trains_in_seconds_its_loss_falls_and_it_resumes(tiny_dataset, tmp_path):
     config = tiny_config(tiny_dataset, tmp_path)
     reconstructor = load_reconstructor()
@@ -154,13 +167,8 @@ def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
 
 
 def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny_checkpoint, tiny_dataset,
-                                                                            tmp_path, capsys, monkeypatch):
-    import importlib.util
-
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when run as a script: report.py beside it
-    spec = importlib.util.spec_from_file_location("anonymize_val", ROOT / "bench" / "anonymize_val.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+                                                                            tmp_path, capsys):
+    bench = load_bench("anonymize_val")
     output = tmp_path / "anonymize_val.json"
     assert bench.main([str(tiny_checkpoint), str(tiny_checkpoint), "--dataset", str(tiny_dataset),
                        "--output", str(output)]) == 0
@@ -203,11 +211,12 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     from export.train import TrainConfig
 
     source_model, source = load_model(tiny_checkpoint)
-    runs = {}
+    runs, paths = {}, {}
     for weight in (0.0, 1.0):
         config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / f"judge-{weight}"),
                              init_from=str(tiny_checkpoint), cf_steps=3, w_judge=weight, threads=2)
-        model, state = load_model(run(config))
+        paths[weight] = run(config)
+        model, state = load_model(paths[weight])
         runs[weight] = model
         assert state["train_config"]["steps"] == source["train_config"]["steps"] == 80  # inherited
         assert state["train_config"]["tile"] == 32 and state["train_config"]["cf_steps"] == 3
@@ -224,6 +233,12 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     trace = [{k: v for k, v in m.state_dict().items() if k.startswith("decoder.trace.")} for m in runs.values()]
     assert any(not torch.equal(trace[0][k], source_model.state_dict()[k]) for k in trace[0])
     assert any(not torch.equal(trace[0][k], trace[1][k]) for k in trace[0]), "the judge changes training"
+    # bench/anonymize_val.py also asks the surrogate a run trained against, when it left one
+    surrogate_judges = load_bench("anonymize_val").surrogate_judges
+    assert surrogate_judges(paths[0.0], 4, 32) == {}
+    probs = surrogate_judges(paths[1.0], 4, 32)["dct-linear-surrogate"](build_train_tiles(
+        tiny_config(tiny_dataset, tmp_path), load_reconstructor(), known_labels(tiny_dataset)[0]))
+    assert probs.shape[1] == 4 and np.allclose(probs.sum(1), 1, atol=1e-5)
 
 
 def test_init_from_a_missing_checkpoint_is_refused(tiny_dataset, tmp_path):
