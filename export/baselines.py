@@ -121,7 +121,7 @@ class PixelCNN(nn.Module):
 
 class DctLinearJudge(nn.Module):
     """Not a baseline: a differentiable surrogate of the dct-linear family, which the counterfactual
-    phase of training fools as well as our own heads (export.train.train_phase2). log|DCT| of the
+    phase of training can fool as well as our own heads (export.train, --w-judge). log|DCT| of the
     grey tile (smoothed near zero as in LogDct: 8-bit rounding buries the smallest coefficients),
     standardized, one linear layer; fitted by sklearn's logistic regression on the tiles it is
     given (our augmented train tiles, not the evaluation's baseline tiles), then run in torch.

@@ -464,8 +464,8 @@ def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
     from export.baselines import DctLinearJudge
 
     path = Path(config.output) / "judge.pt"
-    judge = DctLinearJudge(config.tile, num_classes)
     if path.is_file():
+        judge = DctLinearJudge(config.tile, num_classes)
         judge.load_state_dict(torch.load(path))
         return judge.eval().requires_grad_(False)
     judge = DctLinearJudge.fit(tiles, num_classes, seed=config.seed + 1)
