@@ -37,9 +37,7 @@ def surrogate_judges(checkpoint: Path, num_classes: int, tile: int) -> dict:
     path = checkpoint.parent / "judge.pt"
     if not path.is_file():
         return {}
-    surrogate = DctLinearJudge(tile, num_classes)
-    surrogate.load_state_dict(torch.load(path))
-    surrogate.eval()
+    surrogate = DctLinearJudge.load(path, tile, num_classes)
 
     def judge(tiles):
         with torch.no_grad():

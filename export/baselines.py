@@ -145,6 +145,13 @@ class DctLinearJudge(nn.Module):
         return self.linear((self.features(x) - self.mean) / self.scale)
 
     @classmethod
+    def load(cls, path, tile: int, num_classes: int) -> "DctLinearJudge":
+        """A fitted judge saved with `torch.save(judge.state_dict(), path)`; frozen, eval mode."""
+        judge = cls(tile, num_classes)
+        judge.load_state_dict(torch.load(path))
+        return judge.eval().requires_grad_(False)
+
+    @classmethod
     def fit(cls, tiles, num_classes: int, max_train: int = 12000, seed: int = 1) -> "DctLinearJudge":
         """Fit on a TileSet (a seeded subsample of at most `max_train` tiles); frozen, eval mode."""
         from sklearn.linear_model import LogisticRegression

@@ -465,9 +465,7 @@ def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
 
     path = Path(config.output) / "judge.pt"
     if path.is_file():
-        judge = DctLinearJudge(config.tile, num_classes)
-        judge.load_state_dict(torch.load(path))
-        return judge.eval().requires_grad_(False)
+        return DctLinearJudge.load(path, config.tile, num_classes)
     judge = DctLinearJudge.fit(tiles, num_classes, seed=config.seed + 1)
     torch.save(judge.state_dict(), path)
     return judge
