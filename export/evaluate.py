@@ -333,8 +333,8 @@ def markdown(result: dict) -> str:
               f"chance {a['chance']:.4f}; attributed to real: {a['attributed_real_rate']:.4f}",
               "- still attributed to the true source, by every other method: "
               + ", ".join(f"{name} {rate:.4f}" for name, rate in a["true_source_rate_by"].items())
-              + (f" (training fooled our heads and a dct-linear surrogate fitted on the train tiles, weight "
-                 f"{a['judge_weight']:g}; no other method)" if a["judge_weight"] else " (training fooled our heads only)"),
+              + (f" (training fooled our heads and a dct-linear surrogate fitted independently on clean train tiles, "
+                 f"weight {a['judge_weight']:g}; no other method)" if a["judge_weight"] else " (training fooled our heads only)"),
               f"- whole images ({a['images']}, mean tile log-probability as the runtime aggregates): true source "
               f"still named for {a['image_true_source_rate']:.4f}; \"as if made by X\" named X for "
               f"{a['image_counterfactual_hit_rate']:.4f}",

@@ -15,11 +15,11 @@ Phase 2 (counterfactuals): G's pixel-aligned trace branch alone (the VAE decoder
 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
 change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
 through the real reconstructor, finds the target ("neutral": neither the true source nor "real" is
-found, no other generator singled out; or a named generator X). A surrogate of the dct-linear
-baseline family (export.baselines.DctLinearJudge, fitted on the train tiles) can judge the
-counterfactuals too, with weight `w_judge` (default 0: measured on the validation photos, 2000 more
-steps at weight 1 fooled the surrogate but not the dct-linear baseline, and cost our own heads;
-bench/results/anonymize_val_judge.json).
+found, no other generator singled out; or a named generator X), each judged as saved (8-bit,
+straight-through rounding). A surrogate of the dct-linear baseline family
+(export.baselines.DctLinearJudge: the baseline's features, fitted independently on random-phase
+tiles of the clean train photos) can judge the counterfactuals too, with weight `w_judge`
+(bench/results/judge_fidelity.json: how often it agrees with the baseline it stands in for).
 `--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights, keeps its
 phase-1 settings and calibration (prototypes, decision heads, open-set threshold), and trains
 `cf_steps` more counterfactual steps from its trace branch.
@@ -74,7 +74,7 @@ class TrainConfig:
     cf_batch: int = 24
     cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
     cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
-    w_judge: float = 0.0  # weight of the dct-linear surrogate in the counterfactual loss; 0: our heads only (see README)
+    w_judge: float = 0.0  # weight of the dct-linear surrogate in the counterfactual loss; 0: our heads only (the shipped model continued with it: README)
     init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
     open_set_quantile: float = 0.95
     seed: int = 0
@@ -357,6 +357,13 @@ def neutral_loss(log_probs, sources, generators: list[int], real_index: int, obj
     return -torch.log1p(-named.clamp(max=1 - 1e-6)).mean() + 0.1 * uniform
 
 
+def as_saved(x):
+    """x as an 8-bit image holds it ([-1, 1] rounded to 255 levels), with the gradient of the
+    identity (straight-through): the counterfactual is judged as it will be saved."""
+    saved = (x + 1).mul(127.5).round().div(127.5).sub(1)
+    return x + (saved - x).detach()
+
+
 def reencode(model, reconstructor, x):
     """The attributor's view of an image tensor: reconstruct it, then encode (differentiable)."""
     z = reconstructor.encode(x)
@@ -403,6 +410,7 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         targets = torch.tensor(generators)[torch.randint(len(generators), (len(index) - half,), generator=rng)]
         f_target = torch.cat([neutral.expand(half, -1), protos[targets]])
         x_cf, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target, max_rms)
+        x_cf = as_saved(x_cf)
         seen = reencode(model, reconstructor, x_cf)
         heads = [seen["logits"]] + list(seen["space_logits"].values())
         sources = tiles.labels[index][:half]
@@ -417,15 +425,18 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         loss_neutral = sum(part[0] for part in ours) / len(ours)
         loss_named = sum(part[1] for part in ours) / len(ours)
         loss = loss_neutral + loss_named
+        postfix = {}
         if judge is not None:
-            loss = loss + config.w_judge * sum(judged(judge(x_cf)))
+            judge_logits = judge(x_cf)
+            loss = loss + config.w_judge * sum(judged(judge_logits))
+            postfix["judge_true"] = f"{(judge_logits[:half].argmax(1) == sources).float().mean().item():.2f}"
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         true_rate = (seen["decision"][:half].argmax(1) == sources).float().mean()
         psnr = 10 * torch.log10(4.0 / delta.pow(2).mean().clamp_min(1e-12))
         bar.set_postfix(neutral=f"{loss_neutral.item():.3f}", named=f"{loss_named.item():.3f}",
-                        true_source=f"{true_rate.item():.2f}", psnr=f"{psnr.item():.1f}")
+                        true_source=f"{true_rate.item():.2f}", psnr=f"{psnr.item():.1f}", **postfix)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.cf_steps:
             save_checkpoint(checkpoint, trace=model.decoder.trace.state_dict(), optimizer=optimizer.state_dict(),
                             step=step + 1)
@@ -457,7 +468,22 @@ def calibrate(config: TrainConfig, model, reconstructor, tiles, labels):
                    "val_accuracy": val_accuracy, "decision_selection": selection}
 
 
-def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
+def judge_train_tiles(config: TrainConfig, labels):
+    """(uint8 tiles, labels) the dct-linear surrogate is fitted on: random-phase tiles of the clean
+    train photos (the family's baselines are fitted on clean tiles; an aligned grid is the
+    evaluation's, so the surrogate's fit stays independent of the baseline it is measured by)."""
+    import numpy as np
+    import torch
+
+    from export.data import cut_tiles, load_split_images, random_positions
+
+    rng = np.random.default_rng(config.seed + 2)
+    images = load_split_images(Path(config.dataset), "train", labels)
+    xs, ys, _, _ = cut_tiles(images, labels, config.tile, random_positions(config.tile, config.tiles_per_megapixel, rng))
+    return torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous(), ys
+
+
+def load_or_fit_judge(config: TrainConfig, labels):
     """The counterfactual phase's dct-linear surrogate, fitted once per run (kept for resuming)."""
     import torch
 
@@ -465,8 +491,8 @@ def load_or_fit_judge(config: TrainConfig, tiles, num_classes: int):
 
     path = Path(config.output) / "judge.pt"
     if path.is_file():
-        return DctLinearJudge.load(path, config.tile, num_classes)
-    judge = DctLinearJudge.fit(tiles, num_classes, seed=config.seed + 1)
+        return DctLinearJudge.load(path, config.tile, len(labels))
+    judge = DctLinearJudge.fit(*judge_train_tiles(config, labels), len(labels), seed=config.seed + 1)
     torch.save(judge.state_dict(), path)
     return judge
 
@@ -513,7 +539,7 @@ def run(config: TrainConfig) -> Path:
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
     if config.decoupled and config.cf_steps > 0:
-        judge = load_or_fit_judge(config, tiles, len(labels)) if config.w_judge > 0 else None
+        judge = load_or_fit_judge(config, labels) if config.w_judge > 0 else None
         model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"], calibration["neutral"],
                              real_index, output / "phase2.pt", judge)
     final = output / "model.pt"

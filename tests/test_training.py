@@ -182,26 +182,56 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
 
 
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
-    from export.baselines import DctLinearJudge
-    from export.data import TileSet
+    from export.baselines import DctLinear, DctLinearJudge
+    from export.train import judge_train_tiles
 
     config = tiny_config(tiny_dataset, tmp_path)
     labels, _ = known_labels(tiny_dataset)
-    tiles = build_train_tiles(config, load_reconstructor(), labels)
-    judge = DctLinearJudge.fit(tiles, len(labels))
-    x = tiles.batch(slice(0, len(tiles)))[0]
+    x_uint8, y = judge_train_tiles(config, labels)
+    assert x_uint8.dtype == torch.uint8 and x_uint8.shape[1:] == (3, config.tile, config.tile)
+    judge = DctLinearJudge.fit(x_uint8, y, len(labels))
+    x = x_uint8.float() / 127.5 - 1
     with torch.no_grad():
-        accuracy = float((judge(x).argmax(1) == tiles.labels).float().mean())
+        accuracy = float((judge(x).argmax(1).numpy() == y).mean())
+        features = judge.features(x[:16]).numpy()
     assert accuracy > 1.5 / len(labels), "it learned its training tiles far above chance"
+    # the baseline's own features: the surrogate imitates DctLinear, not a smoothed cousin
+    # (float32 matrix products against scipy's float64 DCT: the rare near-zero coefficients differ)
+    gap = np.abs(features - DctLinear.features(x_uint8[:16]))
+    assert np.quantile(gap, 0.99) < 0.05 and np.median(gap) < 1e-3
     assert not any(p.requires_grad for p in judge.parameters())
     x = x[:8].clone().requires_grad_(True)
     judge(x)[:, 1].sum().backward()
-    assert x.grad.abs().sum() > 0, "the counterfactual phase needs gradients through the judge"
-    only_real = tiles.labels == 0
-    one_class = TileSet(tiles.x[only_real], tiles.x_hat[only_real], tiles.z[only_real], tiles.z_hat[only_real],
-                        tiles.labels[only_real], tiles.content[only_real], [], labels)
+    assert x.grad.abs().sum() > 0 and torch.isfinite(x.grad).all(), "the counterfactual phase needs gradients"
     with pytest.raises(ValueError, match="1 of 4 classes"):
-        DctLinearJudge.fit(one_class, len(labels))
+        DctLinearJudge.fit(x_uint8[y == 0], y[y == 0], len(labels))
+
+
+def test_counterfactuals_are_judged_as_saved_with_a_straight_through_gradient():
+    from export.train import as_saved
+
+    x = torch.linspace(-1, 1, 1001).requires_grad_(True)
+    saved = as_saved(x)
+    assert torch.equal(saved, (x.detach() + 1).mul(127.5).round().div(127.5).sub(1))
+    assert len(saved.unique()) == 256 and (saved - x).abs().max() <= 1 / 127.5 / 2 + 1e-6
+    (saved * torch.arange(1001.0)).sum().backward()
+    assert torch.equal(x.grad, torch.arange(1001.0)), "the gradient is the identity's"
+
+
+def test_judge_fidelity_bench_compares_surrogates_with_the_baseline(tiny_dataset, tiny_checkpoint, tmp_path, capsys):
+    bench = load_bench("judge_fidelity")
+    output = tmp_path / "fidelity.json"
+    assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--eps", "1e-6", "1e-3",
+                       "--output", str(output)]) == 0
+    judges = json.loads(output.read_text())["judges"]
+    assert set(judges) == {"clean random-phase, eps 1e-06", "clean random-phase, eps 0.001", "dct-linear"}
+    assert judges["dct-linear"]["agreement_with_baseline_anonymized"] == 1.0
+    for row in judges.values():
+        assert set(row) == {"clean_accuracy", "anonymized_true_source_rate", "agreement_with_baseline_clean",
+                            "agreement_with_baseline_anonymized"}
+        assert all(0 <= value <= 1 for value in row.values())
+    assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
 
 
 def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_checkpoint, tmp_path):

@@ -1,0 +1,106 @@
+"""How faithfully a dct-linear surrogate (export.baselines.DctLinearJudge) stands in for the
+dct-linear baseline it is meant to imitate, on a checkpoint's anonymized tiles: a surrogate that
+training fools is only worth fooling if the baseline agrees with it on those tiles.
+
+    python bench/judge_fidelity.py [--model export/assets/causal-fingerprint.pt] [--dataset data/zoo]
+                                   [--split val] [--eps 1e-6 1e-4 1e-3] [--augmented-tiles runs/x/tiles-train.pt]
+                                   [--output bench/results/judge_fidelity.json]
+
+The baseline is fitted as in the evaluation (aligned grid tiles of the clean train photos). Each
+surrogate is fitted independently: on random-phase tiles of the clean train photos (what
+`python -m export.train --w-judge` fits it on) with each `--eps`, and, with `--augmented-tiles`, on
+a run's augmented train tiles (what training used before). Per surrogate: accuracy on the split's
+clean generated tiles, the share of neutral-anonymized tiles still naming their true source, and
+its agreement with the baseline on the clean and on the anonymized tiles.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from report import write_result  # noqa: E402  (bench/, beside this script)
+
+
+def as_judge(surrogate):
+    """A TileSet -> class probabilities function of a DctLinearJudge."""
+    import torch
+
+    def judge(tiles):
+        with torch.no_grad():
+            return torch.softmax(surrogate(tiles.x.float() / 127.5 - 1), 1).numpy()
+
+    return judge
+
+
+def surrogates(config, labels, eps_values, augmented: Path | None) -> dict:
+    """name -> fitted DctLinearJudge."""
+    import torch
+
+    from export.baselines import DctLinearJudge
+    from export.train import judge_train_tiles
+
+    clean = judge_train_tiles(config, labels)
+    fitted = {f"clean random-phase, eps {eps:g}": DctLinearJudge.fit(*clean, len(labels), eps=eps) for eps in eps_values}
+    if augmented is not None:
+        tiles = torch.load(augmented, weights_only=False)
+        for eps in eps_values:
+            fitted[f"augmented train tiles, eps {eps:g}"] = DctLinearJudge.fit(tiles.x, tiles.labels.numpy(), len(labels),
+                                                                               eps=eps)
+    return fitted
+
+
+def main(argv=None) -> int:
+    from export.baselines import DctLinear
+    from export.data import make_tileset
+    from export.evaluate import anonymization, baseline_train_tiles, generated_tiles
+    from export.reconstructor import load_reconstructor
+    from export.train import PUBLISHED, TrainConfig, load_model
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=PUBLISHED)
+    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
+    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--eps", type=float, nargs="+", default=[1e-6, 1e-4, 1e-3])
+    parser.add_argument("--augmented-tiles", type=Path, help="a run's tiles-train.pt (optional)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "judge_fidelity.json")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in [args.dataset / "build.json", args.model, args.augmented_tiles] if p and not p.is_file()]
+    if missing:
+        print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    started = time.time()
+    model, state = load_model(args.model)
+    labels = state["labels"]
+    config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
+    reconstructor = load_reconstructor(config.reconstructor or None)
+    baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
+    judges = {name: as_judge(s) for name, s in surrogates(config, labels, args.eps, args.augmented_tiles).items()}
+    judges[baseline.name] = lambda tiles: baseline.predict_proba(tiles.x)
+    tiles = generated_tiles(config, reconstructor, args.split, labels)
+    metrics, examples = anonymization(model, state, reconstructor, tiles, judges, baseline.name)
+    y = tiles.labels.numpy()
+    anonymized = make_tileset(reconstructor, examples["anonymized"], y, tiles.content.numpy(), tiles.photos, labels)
+    said = {name: {"clean": judge(tiles).argmax(1), "anonymized": judge(anonymized).argmax(1)}
+            for name, judge in judges.items()}
+    rows = {name: {"clean_accuracy": float(np.mean(s["clean"] == y)),
+                   "anonymized_true_source_rate": metrics["true_source_rate_by"][name],
+                   "agreement_with_baseline_clean": float(np.mean(s["clean"] == said[baseline.name]["clean"])),
+                   "agreement_with_baseline_anonymized": float(np.mean(s["anonymized"] == said[baseline.name]["anonymized"]))}
+            for name, s in said.items()}
+    command = "python bench/judge_fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_result(args.output, {"command": command, "model": str(args.model), "split": args.split, "tiles": len(y),
+                               "platform": platform.platform(), "judges": rows, "seconds": time.time() - started})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
