@@ -277,3 +277,18 @@ def test_init_from_a_missing_checkpoint_is_refused(tiny_dataset, tmp_path):
 
     with pytest.raises(InputError, match="no such checkpoint"):
         run(TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path), init_from=str(tmp_path / "nope.pt")))
+
+
+def test_attack_budget_bench_attacks_within_the_floor(tiny_dataset, tiny_checkpoint, tmp_path, capsys):
+    bench = load_bench("attack_budget")
+    output = tmp_path / "attack.json"
+    assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--tiles", "8", "--steps", "3",
+                       "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    assert set(result["results"]) == {"unchanged", "attack surrogate", "attack ours", "attack both"}
+    for name, row in result["results"].items():
+        assert set(row["true_source_rate_by"]) == {"causal-fingerprint", "dct-linear-surrogate", "dct-linear"}
+        if name != "unchanged":
+            assert row["psnr_min"] >= result["psnr_floor_db"] - 0.5, "the change stays within the floor (8-bit rounding aside)"
+    assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
