@@ -30,27 +30,19 @@ COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr",
 def surrogate_judges(checkpoint: Path, num_classes: int, tile: int) -> dict:
     """{"dct-linear-surrogate": judge} when the run of `checkpoint` left the surrogate it trained
     against (judge.pt), else {}. A judge maps a TileSet to class probabilities."""
-    import torch
-
     from export.baselines import DctLinearJudge
 
     path = checkpoint.parent / "judge.pt"
     if not path.is_file():
         return {}
     surrogate = DctLinearJudge.load(path, tile, num_classes)
-
-    def judge(tiles):
-        with torch.no_grad():
-            return torch.softmax(surrogate(tiles.batch(slice(0, len(tiles)))[0]), 1).numpy()
-
-    return {"dct-linear-surrogate": judge}
+    return {"dct-linear-surrogate": lambda tiles: surrogate.predict_proba(tiles.x)}
 
 
 def main(argv=None) -> int:
     from export.baselines import DctLinear
     from export.evaluate import anonymization, baseline_train_tiles, generated_tiles
-    from export.reconstructor import load_reconstructor
-    from export.train import TrainConfig, load_model
+    from export.train import load_model_on
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoints", type=Path, nargs="+", help="model.pt files of `python -m export.train`")
@@ -67,13 +59,11 @@ def main(argv=None) -> int:
     started = time.time()
     rows, judge, labels = [], None, None
     for path in args.checkpoints:
-        model, state = load_model(path)
+        model, state, config, reconstructor = load_model_on(path, args.dataset)
         if labels not in (None, state["labels"]):
             print(f"error: {path} knows other labels than {args.checkpoints[0]}", file=sys.stderr)
             return 2
         labels = state["labels"]
-        config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
-        reconstructor = load_reconstructor(config.reconstructor or None)
         if judge is None:
             baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
             judge = {baseline.name: lambda tiles: baseline.predict_proba(tiles.x)}

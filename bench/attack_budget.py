@@ -35,15 +35,14 @@ def attack(x, sources, losses, max_rms: float, steps: int, seed: int):
     on the sum of `losses` (functions of the saved image)."""
     import torch
 
-    from export.train import as_saved
+    from export.train import as_saved, clip_change
 
     generator = torch.Generator().manual_seed(seed)
     change = (torch.randn(x.shape, generator=generator) * 1e-3).requires_grad_(True)
     optimizer = torch.optim.Adam([change], lr=2e-3)
 
     def saved():
-        rms = change.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-        return as_saved((x + change * (max_rms / rms).clamp(max=1.0)).clamp(-1, 1))
+        return as_saved((x + clip_change(change, max_rms)).clamp(-1, 1))
 
     for _ in range(steps):
         image = saved()
@@ -60,8 +59,7 @@ def main(argv=None) -> int:
 
     from export.baselines import DctLinear, DctLinearJudge
     from export.evaluate import baseline_train_tiles, generated_tiles
-    from export.reconstructor import load_reconstructor
-    from export.train import PUBLISHED, TrainConfig, judge_train_tiles, load_model, neutral_loss, reencode
+    from export.train import PUBLISHED, judge_train_tiles, load_model_on, neutral_loss, reencode
     from runtime.engine import max_change_rms
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -78,10 +76,8 @@ def main(argv=None) -> int:
         return 2
 
     started = time.time()
-    model, state = load_model(args.model)
+    model, state, config, reconstructor = load_model_on(args.model, args.dataset)
     labels = state["labels"]
-    config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
-    reconstructor = load_reconstructor(config.reconstructor or None)
     baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
     surrogate = DctLinearJudge.fit(*judge_train_tiles(config, labels), len(labels), seed=config.seed + 1)
     tiles = generated_tiles(config, reconstructor, args.split, labels)

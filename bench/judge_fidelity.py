@@ -29,17 +29,6 @@ sys.path.insert(0, str(ROOT))
 from report import write_result  # noqa: E402  (bench/, beside this script)
 
 
-def as_judge(surrogate):
-    """A TileSet -> class probabilities function of a DctLinearJudge."""
-    import torch
-
-    def judge(tiles):
-        with torch.no_grad():
-            return torch.softmax(surrogate(tiles.x.float() / 127.5 - 1), 1).numpy()
-
-    return judge
-
-
 def surrogates(config, labels, eps_values, augmented: Path | None) -> dict:
     """name -> fitted DctLinearJudge."""
     import torch
@@ -58,11 +47,11 @@ def surrogates(config, labels, eps_values, augmented: Path | None) -> dict:
 
 
 def main(argv=None) -> int:
+    import torch
+
     from export.baselines import DctLinear
-    from export.data import make_tileset
     from export.evaluate import anonymization, baseline_train_tiles, generated_tiles
-    from export.reconstructor import load_reconstructor
-    from export.train import PUBLISHED, TrainConfig, load_model
+    from export.train import PUBLISHED, load_model_on
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=PUBLISHED)
@@ -78,19 +67,20 @@ def main(argv=None) -> int:
         return 2
 
     started = time.time()
-    model, state = load_model(args.model)
+    model, state, config, reconstructor = load_model_on(args.model, args.dataset)
     labels = state["labels"]
-    config = TrainConfig(**{**state["train_config"], "dataset": str(args.dataset)})
-    reconstructor = load_reconstructor(config.reconstructor or None)
     baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
-    judges = {name: as_judge(s) for name, s in surrogates(config, labels, args.eps, args.augmented_tiles).items()}
-    judges[baseline.name] = lambda tiles: baseline.predict_proba(tiles.x)
+    # every judge here reads the uint8 tiles alone (no reconstruction)
+    readers = {name: surrogate.predict_proba
+               for name, surrogate in surrogates(config, labels, args.eps, args.augmented_tiles).items()}
+    readers[baseline.name] = baseline.predict_proba
     tiles = generated_tiles(config, reconstructor, args.split, labels)
+    judges = {name: lambda tiles, read=read: read(tiles.x) for name, read in readers.items()}
     metrics, examples = anonymization(model, state, reconstructor, tiles, judges, baseline.name)
     y = tiles.labels.numpy()
-    anonymized = make_tileset(reconstructor, examples["anonymized"], y, tiles.content.numpy(), tiles.photos, labels)
-    said = {name: {"clean": judge(tiles).argmax(1), "anonymized": judge(anonymized).argmax(1)}
-            for name, judge in judges.items()}
+    anonymized = torch.from_numpy(examples["anonymized"]).permute(0, 3, 1, 2)
+    said = {name: {"clean": read(tiles.x).argmax(1), "anonymized": read(anonymized).argmax(1)}
+            for name, read in readers.items()}
     rows = {name: {"clean_accuracy": float(np.mean(s["clean"] == y)),
                    "anonymized_true_source_rate": metrics["true_source_rate_by"][name],
                    "agreement_with_baseline_clean": float(np.mean(s["clean"] == said[baseline.name]["clean"])),

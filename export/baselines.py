@@ -153,6 +153,11 @@ class DctLinearJudge(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear((self.features(x) - self.mean) / self.scale)
 
+    @torch.no_grad()
+    def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
+        """Class probabilities of uint8 tiles, as the baselines give them."""
+        return torch.softmax(self(x_uint8.float() / 127.5 - 1), 1).numpy()
+
     @classmethod
     def load(cls, path, tile: int, num_classes: int, eps: float = EPS) -> "DctLinearJudge":
         """A fitted judge saved with `torch.save(judge.state_dict(), path)`; frozen, eval mode."""

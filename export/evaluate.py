@@ -193,15 +193,11 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
 
     from export.augment import ROBUSTNESS, jpeg
     from export.baselines import DctLinear, NoiseCorrelation, PixelCNN
-    from export.reconstructor import load_reconstructor
-    from export.train import TrainConfig, build_eval_tiles, fingerprints, load_model
+    from export.train import build_eval_tiles, fingerprints, load_model, load_model_on
 
     started = time.time()
-    model, state = load_model(model_path)
-    train_config = TrainConfig(**state["train_config"])
+    model, state, config, reconstructor = load_model_on(model_path, dataset)
     labels, held_out = state["labels"], state["held_out"]
-    reconstructor = load_reconstructor(train_config.reconstructor or None)
-    config = TrainConfig(**{**state["train_config"], "dataset": str(dataset)})
     test = build_eval_tiles(config, reconstructor, "test", labels)
     y = test.labels.numpy()
     result = {"command": " ".join(["python -m export.evaluate"] + sys.argv[1:]), "labels": labels,

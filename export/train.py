@@ -334,10 +334,15 @@ def counterfactual(model, x, x_hat, mu, content, f_target, max_rms: float):
     scales each tile's change down to an RMS of at most `max_rms`. Differentiable in G.
     Returns (x_cf, change)."""
     residual = x - x_hat
-    delta = model.decode(f_target.expand_as(mu), content, residual) - model.decode(mu, content, residual)
-    rms = delta.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-    delta = delta * (max_rms / rms.clamp_min(1e-12)).clamp(max=1.0)
+    delta = clip_change(model.decode(f_target.expand_as(mu), content, residual) - model.decode(mu, content, residual),
+                        max_rms)
     return (x + delta).clamp(-1, 1), delta
+
+
+def clip_change(delta, max_rms: float):
+    """Each tile's change (N, 3, S, S) scaled down to an RMS of at most `max_rms` (differentiable)."""
+    rms = delta.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    return delta * (max_rms / rms.clamp_min(1e-12)).clamp(max=1.0)
 
 
 def neutral_loss(log_probs, sources, generators: list[int], real_index: int, objective: str):
@@ -577,6 +582,16 @@ def load_model(path: Path):
 
     state = torch.load(path, weights_only=False)
     return model_from_state(state), state
+
+
+def load_model_on(path: Path, dataset: Path):
+    """A checkpoint ready to be measured on `dataset`: (model, checkpoint dict, its TrainConfig
+    with `dataset` in place of the one it trained on, its reconstructor)."""
+    from export.reconstructor import load_reconstructor
+
+    model, state = load_model(path)
+    config = TrainConfig(**{**state["train_config"], "dataset": str(dataset)})
+    return model, state, config, load_reconstructor(config.reconstructor or None)
 
 
 def parse_config(argv: list[str] | None) -> TrainConfig:
