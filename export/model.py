@@ -13,7 +13,8 @@ Outputs: the causal fingerprint f (VAE posterior mean and log-variance), the con
 c, per-space source logits, fused logits on f, and the decision: normalized log-probabilities of
 the product of the f head and the heads of `decision_spaces` (chosen on the validation photos
 by training; empty: the f head alone). The decoder G(f, c) reconstructs r; for
-counterfactuals it also reads the observed r (pixel-aligned, see TraceDecoder).
+counterfactuals it also reads the observed r: pixel-aligned convolutions under FiLM gains of
+(f, c) (TraceDecoder) and per-frequency gains on r's DCT (SpectralTrace).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from export.projections import FilterBank, LogDct, LogSpectrum
+from export.projections import FilterBank, LogDct, LogSpectrum, dct_matrix
 
 SPACES = ("pixel", "spectrum", "latent", "filterbank", "dct")
 
@@ -41,6 +42,7 @@ class ModelConfig:
     content_dim: int = 32
     residual_scale: float = 8.0  # residuals are ~0.05 in [-1, 1] units; bring them near unit scale
     trace_width: int = 24
+    spectral_trace: bool = False  # the trace branch's per-frequency gains (SpectralTrace); off in older checkpoints
     dct_dropout: float = 0.5
     decision_spaces: tuple[str, ...] = ()
     spaces: tuple[str, ...] = SPACES
@@ -142,13 +144,35 @@ class TraceDecoder(nn.Module):
         nn.init.normal_(self.gains.weight, std=0.5 / (config.fingerprint_dim + config.content_dim) ** 0.5)
         self.out = nn.Conv2d(width, 3, 3, padding=1, bias=False)
         self.width = width
+        self.spectral = SpectralTrace(config) if config.spectral_trace else None
 
     def forward(self, code: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         gains = (1 + self.gains(code)).unflatten(1, (len(self.convs), self.width))[..., None, None]
         h = residual
         for i, conv in enumerate(self.convs):
             h = torch.relu(conv(h)) * gains[:, i]
-        return self.out(h)
+        out = self.out(h)
+        return out if self.spectral is None else out + self.spectral(code, residual)
+
+
+class SpectralTrace(nn.Module):
+    """Per-frequency gains on the residual's DCT, chosen by the code: DCT^-1(DCT(r) * W(f, c)).
+
+    A counterfactual's difference DCT^-1(DCT(r) * W(code' - code)) rescales each DCT coefficient
+    by the same factor in every tile, which shifts a log-DCT spectrum (Frank et al.'s space, and our
+    dct head) by a fixed amount whatever the content: what the convolutions, 15 pixels wide, cannot
+    do. Zero at initialization, so adding it to a trained decoder changes nothing until trained."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.register_buffer("matrix", dct_matrix(config.tile), persistent=False)
+        self.gains = nn.Linear(config.fingerprint_dim + config.content_dim, 3 * config.tile**2, bias=False)
+        nn.init.zeros_(self.gains.weight)
+
+    def forward(self, code: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        spectrum = self.matrix @ residual @ self.matrix.t()
+        gains = self.gains(code).view_as(spectrum)
+        return self.matrix.t() @ (spectrum * gains) @ self.matrix
 
 
 class ResidualDecoder(nn.Module):

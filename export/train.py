@@ -11,18 +11,21 @@ c by content across sources (do(source) must not move c); a gradient-reversal ad
 cannot predict the source; VAE reconstruction of the residual from (f, c) + KL on f. Then the
 decision heads: the subset of space heads whose product with the f head is most accurate on the
 validation photos.
-Phase 2 (counterfactuals): G's pixel-aligned trace branch alone (the VAE decoder G(f, c) of phase 1
-stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
+Phase 2 (counterfactuals): G's trace branch alone (pixel-aligned convolutions and per-frequency
+DCT gains, both reading r; the VAE decoder G(f, c) of phase 1 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
 change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
 through the real reconstructor, finds the target ("neutral": neither the true source nor "real" is
 found, no other generator singled out; or a named generator X), each judged as saved (8-bit,
-straight-through rounding). A surrogate of the dct-linear baseline family
+straight-through rounding). Surrogates of the dct-linear baseline family
 (export.baselines.DctLinearJudge: the baseline's features, fitted independently on random-phase
-tiles of the clean train photos) can judge the counterfactuals too, with weight `w_judge`
+tiles of the clean train photos, `judges` fits on as many draws) can judge the counterfactuals too,
+with weight `w_judge`
 (bench/results/judge_fidelity.json: how often it agrees with the baseline it stands in for).
 `--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights, keeps its
 phase-1 settings and calibration (prototypes, decision heads, open-set threshold), and trains
-`cf_steps` more counterfactual steps from its trace branch.
+`cf_steps` more counterfactual steps from its trace branch (adding the spectral gains, zero at
+first, to a checkpoint made before them). A fresh phase 2 first scales a trace branch that has
+drifted far past the change budget back to it (settle_trace_scale).
 """
 from __future__ import annotations
 
@@ -74,7 +77,9 @@ class TrainConfig:
     cf_batch: int = 24
     cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
     cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
-    w_judge: float = 0.0  # weight of the dct-linear surrogate in the counterfactual loss; 0: our heads only (the shipped model continued with it: README)
+    w_judge: float = 0.0  # weight of the dct-linear surrogates in the counterfactual loss; 0: our heads only (the shipped model continued with it: README)
+    judges: int = 1  # dct-linear surrogates, each fitted on its own draw of train tiles; the loss averages them
+    spectral_trace: bool = True  # G's trace branch also rescales the residual's DCT coefficients (export.model.SpectralTrace)
     init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
     open_set_quantile: float = 0.95
     seed: int = 0
@@ -89,7 +94,7 @@ class TrainConfig:
 # What a run started with --init-from takes from its own command line; every other setting is the
 # source checkpoint's (they made the phase-1 weights it starts from).
 PHASE2_SETTINGS = ("dataset", "output", "cf_steps", "cf_lr", "cf_batch", "cf_objective", "cf_psnr_floor",
-                   "w_judge", "init_from", "checkpoint_every", "threads")
+                   "w_judge", "judges", "spectral_trace", "init_from", "checkpoint_every", "threads")
 
 
 def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
@@ -168,7 +173,7 @@ def model_config_for(config: TrainConfig, num_classes: int, reconstructor):
     spaces = ("pixel",) if config.ablation == "residual-only" else SPACES
     latent_channels = reconstructor.model.config.latent_channels
     return ModelConfig(tile=config.tile, num_classes=num_classes, latent_channels=latent_channels,
-                       latent_downsample=reconstructor.downsample, spaces=spaces)
+                       latent_downsample=reconstructor.downsample, spaces=spaces, spectral_trace=config.spectral_trace)
 
 
 def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
@@ -377,33 +382,41 @@ def reencode(model, reconstructor, x):
 
 
 def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutral, real_index: int,
-                 checkpoint: Path, judge=None):
+                 checkpoint: Path, judges=()):
     """Counterfactual training of G's trace branch only; everything else is frozen. Half of each
     batch aims at the neutral target (`neutral_loss` with `config.cf_objective`), half at a random
-    named generator, as judged by every head on its own, and by `judge` (a frozen module from
-    tiles in [-1, 1] to logits, weight `config.w_judge`) when given."""
+    named generator, as judged by every head on its own, and by `judges` (frozen modules from tiles
+    in [-1, 1] to logits; their mean loss weighted by `config.w_judge`) when given."""
     import torch
     from torch import nn
     from tqdm import tqdm
 
     from runtime.engine import max_change_rms
 
-    trace_params = list(model.decoder.trace.parameters())
+    trace = model.decoder.trace
     for p in model.parameters():
         p.requires_grad_(False)
-    for p in trace_params:
+    for p in trace.parameters():
         p.requires_grad_(True)
-    optimizer = torch.optim.Adam(trace_params, lr=config.cf_lr)
-    start = 0
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
-        model.decoder.trace.load_state_dict(state["trace"])
-        optimizer.load_state_dict(state["optimizer"])
-        start = state["step"]
     model.eval()
     generated = torch.nonzero(tiles.labels != real_index).flatten()
     generators = [k for k in range(len(protos)) if k != real_index]
     max_rms = max_change_rms(config.cf_psnr_floor)
+    resumed = torch.load(checkpoint, weights_only=False) if checkpoint.is_file() else None
+    if resumed is not None:
+        trace.load_state_dict(resumed["trace"])
+        scaled = []
+    else:
+        scale, scaled = settle_trace_scale(model, tiles, generated[:256], neutral, max_rms)
+        logger.info("trace branch output scaled by %.3g (its smaller changes at the budget)", scale)
+    # Adam steps a weight by about lr whatever its size: a weight scaled by s keeps its training
+    # dynamics with lr * s (the optimizer's state dict keeps these rates when resumed).
+    optimizer = torch.optim.Adam([{"params": [p], "lr": config.cf_lr * dict(scaled).get(name, 1.0)}
+                                  for name, p in trace.named_parameters()])
+    start = 0
+    if resumed is not None:
+        optimizer.load_state_dict(resumed["optimizer"])
+        start = resumed["step"]
     rng = torch.Generator().manual_seed(config.seed + 1000 + start)
     bar = tqdm(range(start, config.cf_steps), desc="phase 2 (counterfactual)", initial=start, total=config.cf_steps)
     for step in bar:
@@ -431,10 +444,11 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         loss_named = sum(part[1] for part in ours) / len(ours)
         loss = loss_neutral + loss_named
         postfix = {}
-        if judge is not None:
-            judge_logits = judge(x_cf)
-            loss = loss + config.w_judge * sum(judged(judge_logits))
-            postfix["judge_true"] = f"{(judge_logits[:half].argmax(1) == sources).float().mean().item():.2f}"
+        if judges:
+            judge_logits = [judge(x_cf) for judge in judges]
+            loss = loss + config.w_judge * sum(sum(judged(logits)) for logits in judge_logits) / len(judges)
+            fooled = [(logits[:half].argmax(1) == sources).float().mean().item() for logits in judge_logits]
+            postfix["judge_true"] = f"{sum(fooled) / len(fooled):.2f}"
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -443,11 +457,38 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         bar.set_postfix(neutral=f"{loss_neutral.item():.3f}", named=f"{loss_named.item():.3f}",
                         true_source=f"{true_rate.item():.2f}", psnr=f"{psnr.item():.1f}", **postfix)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.cf_steps:
-            save_checkpoint(checkpoint, trace=model.decoder.trace.state_dict(), optimizer=optimizer.state_dict(),
+            save_checkpoint(checkpoint, trace=trace.state_dict(), optimizer=optimizer.state_dict(),
                             step=step + 1)
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()
+
+
+def settle_trace_scale(model, tiles, index, f_target, max_rms: float, quantile: float = 0.1):
+    """Scale G's trace branch down (never up) so that the `quantile` of its changes toward
+    `f_target` on the tiles `index` sits at the budget `max_rms`. Returns (factor, [(name, factor)
+    of each trace parameter scaled]).
+
+    The clip makes a counterfactual blind to the trace branch's overall scale, so training lets it
+    drift (the shipped branch reached 1e5 to 1e8 times the budget), and a part added later (the
+    spectral gains, zero at first) would start outmatched. Scaling the branch's last linear layers
+    leaves the clipped changes above the quantile as they were (up to the global decoder's share)."""
+    import torch
+
+    trace = model.decoder.trace
+    last = {"out.weight": trace.out.weight}
+    if trace.spectral is not None and trace.spectral.gains.weight.any():
+        last["spectral.gains.weight"] = trace.spectral.gains.weight
+    with torch.no_grad():
+        x, x_hat, z, z_hat = tiles.batch(index)
+        out = model.encode(x, x_hat, z, z_hat)
+        _, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target.expand_as(out["mu"]),
+                                  max_rms=math.inf)
+        rms = delta.pow(2).mean(dim=(1, 2, 3)).sqrt()
+        scale = min(1.0, max_rms / float(torch.quantile(rms, quantile)))
+        for weight in last.values():
+            weight.mul_(scale)
+    return scale, [(name, scale) for name in last]
 
 
 # What phase 1 leaves beside the weights (a run that continues a checkpoint keeps them as they are).
@@ -473,33 +514,44 @@ def calibrate(config: TrainConfig, model, reconstructor, tiles, labels):
                    "val_accuracy": val_accuracy, "decision_selection": selection}
 
 
-def judge_train_tiles(config: TrainConfig, labels):
-    """(uint8 tiles, labels) the dct-linear surrogate is fitted on: random-phase tiles of the clean
-    train photos (the family's baselines are fitted on clean tiles; an aligned grid is the
-    evaluation's, so the surrogate's fit stays independent of the baseline it is measured by)."""
+def judge_train_tiles(config: TrainConfig, labels, draw: int = 0):
+    """(uint8 tiles, labels) a dct-linear surrogate is fitted on: random-phase tiles of the clean
+    train photos, positions drawn anew for each `draw` (the family's baselines are fitted on clean
+    tiles; an aligned grid is the evaluation's, so a surrogate's fit stays independent of the
+    baseline it is measured by)."""
     import numpy as np
     import torch
 
     from export.data import cut_tiles, load_split_images, random_positions
 
-    rng = np.random.default_rng(config.seed + 2)
+    rng = np.random.default_rng(config.seed + 2 + 1000 * draw)
     images = load_split_images(Path(config.dataset), "train", labels)
     xs, ys, _, _ = cut_tiles(images, labels, config.tile, random_positions(config.tile, config.tiles_per_megapixel, rng))
     return torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous(), ys
 
 
-def load_or_fit_judge(config: TrainConfig, labels):
-    """The counterfactual phase's dct-linear surrogate, fitted once per run (kept for resuming)."""
+def judge_paths(output: Path, count: int) -> list[Path]:
+    """Where a run keeps its surrogates: judge.pt, then judge-1.pt, judge-2.pt, ..."""
+    return [output / ("judge.pt" if i == 0 else f"judge-{i}.pt") for i in range(count)]
+
+
+def load_or_fit_judges(config: TrainConfig, labels) -> list:
+    """The counterfactual phase's `config.judges` dct-linear surrogates, each fitted once per run on
+    its own draw of tiles and subsample (kept for resuming). Fooling several fits of one family,
+    not one fit's quirks, is what carries over to a baseline fitted elsewhere."""
     import torch
 
     from export.baselines import DctLinearJudge
 
-    path = Path(config.output) / "judge.pt"
-    if path.is_file():
-        return DctLinearJudge.load(path, config.tile, len(labels))
-    judge = DctLinearJudge.fit(*judge_train_tiles(config, labels), len(labels), seed=config.seed + 1)
-    torch.save(judge.state_dict(), path)
-    return judge
+    judges = []
+    for draw, path in enumerate(judge_paths(Path(config.output), config.judges)):
+        if path.is_file():
+            judges.append(DctLinearJudge.load(path, config.tile, len(labels)))
+            continue
+        judge = DctLinearJudge.fit(*judge_train_tiles(config, labels, draw), len(labels), seed=config.seed + 1 + draw)
+        torch.save(judge.state_dict(), path)
+        judges.append(judge)
+    return judges
 
 
 def run(config: TrainConfig) -> Path:
@@ -533,6 +585,9 @@ def run(config: TrainConfig) -> Path:
         model = model_from_state(source)
         if source["labels"] != labels:
             raise InputError(f"{config.init_from} knows {source['labels']}, the dataset {labels}")
+        if config.spectral_trace and not model.config.spectral_trace:
+            model = with_spectral_trace(model)
+        config = replace(config, spectral_trace=model.config.spectral_trace)
         calibration = {key: source[key] for key in CALIBRATION}
         logger.info("phase 1 skipped: continuing %s with its prototypes, decision heads and open-set threshold",
                     config.init_from)
@@ -544,9 +599,9 @@ def run(config: TrainConfig) -> Path:
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
     if config.decoupled and config.cf_steps > 0:
-        judge = load_or_fit_judge(config, labels) if config.w_judge > 0 else None
+        judges = load_or_fit_judges(config, labels) if config.w_judge > 0 else []
         model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"], calibration["neutral"],
-                             real_index, output / "phase2.pt", judge)
+                             real_index, output / "phase2.pt", judges)
     final = output / "model.pt"
     save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
                     labels=labels, held_out=held_out, model=model.state_dict(), **calibration,
@@ -562,6 +617,17 @@ def continued_from(config: TrainConfig, source: dict | None) -> list[dict]:
         return []
     return [{"checkpoint": config.init_from, "train_config": source["train_config"]},
             *source.get("continued_from", [])]
+
+
+def with_spectral_trace(model):
+    """The same model with G's spectral trace gains added (zero: it behaves exactly as before)."""
+    from export.model import CausalFingerprintModel
+
+    grown = CausalFingerprintModel(replace(model.config, spectral_trace=True))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("decoder.trace.spectral.") for key in missing):
+        raise ValueError(f"cannot add the spectral trace: missing {missing}, unexpected {unexpected}")
+    return grown.eval().requires_grad_(False)
 
 
 def model_from_state(state: dict):
@@ -599,7 +665,11 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
     defaults = TrainConfig()
     for field in fields(TrainConfig):
         value = getattr(defaults, field.name)
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(value), default=value)
+        flag = f"--{field.name.replace('_', '-')}"
+        if isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
     args = parser.parse_args(argv)
     config = replace(defaults, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     if config.ablation not in ("none", "residual-only"):

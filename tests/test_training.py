@@ -244,7 +244,7 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     runs, paths = {}, {}
     for weight in (0.0, 1.0):
         config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / f"judge-{weight}"),
-                             init_from=str(tiny_checkpoint), cf_steps=3, w_judge=weight, threads=2)
+                             init_from=str(tiny_checkpoint), cf_steps=3, w_judge=weight, judges=2, threads=2)
         paths[weight] = run(config)
         model, state = load_model(paths[weight])
         runs[weight] = model
@@ -252,7 +252,8 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
         assert state["train_config"]["tile"] == 32 and state["train_config"]["cf_steps"] == 3
         assert state["continued_from"][0]["checkpoint"] == str(tiny_checkpoint)
         assert state["continued_from"][0]["train_config"] == source["train_config"]
-        assert (tmp_path / f"judge-{weight}" / "judge.pt").is_file() == bool(weight)
+        for name in ("judge.pt", "judge-1.pt"):  # two surrogates, fitted on their own draws
+            assert (tmp_path / f"judge-{weight}" / name).is_file() == bool(weight)
         for name, value in model.state_dict().items():
             if not name.startswith("decoder.trace."):
                 assert torch.equal(value, source_model.state_dict()[name]), name
@@ -269,6 +270,8 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     probs = surrogate_judges(paths[1.0], 4, 32)["dct-linear-surrogate"](build_train_tiles(
         tiny_config(tiny_dataset, tmp_path), load_reconstructor(), known_labels(tiny_dataset)[0]))
     assert probs.shape[1] == 4 and np.allclose(probs.sum(1), 1, atol=1e-5)
+    first, second = (torch.load(tmp_path / "judge-1.0" / name) for name in ("judge.pt", "judge-1.pt"))
+    assert not torch.equal(first["linear.weight"], second["linear.weight"])
 
 
 def test_init_from_a_missing_checkpoint_is_refused(tiny_dataset, tmp_path):
@@ -292,3 +295,98 @@ def test_attack_budget_bench_attacks_within_the_floor(tiny_dataset, tiny_checkpo
             assert row["psnr_min"] >= result["psnr_floor_db"] - 0.5, "the change stays within the floor (8-bit rounding aside)"
     assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
     assert "nope.pt" in capsys.readouterr().err
+
+
+def test_spectral_trace_rescales_each_dct_coefficient_of_the_residual_and_starts_at_zero():
+    """SpectralTrace(code, r) = DCT^-1(DCT(r) * W code): zero when added, so a grown model decodes
+    as before; trained, each DCT coefficient of r is multiplied by its own gain."""
+    from export.model import ModelConfig
+    from export.projections import dct_matrix
+    from export.train import with_spectral_trace
+
+    torch.manual_seed(0)
+    plain = CausalFingerprintModel(ModelConfig(tile=16, num_classes=3)).eval()
+    grown = with_spectral_trace(plain)
+    assert grown.config.spectral_trace and not plain.config.spectral_trace
+    f, c, r = torch.randn(5, 32), torch.randn(5, 32), torch.randn(5, 3, 16, 16) * 0.05
+    with torch.no_grad():
+        assert torch.equal(grown.decode(f, c, r), plain.decode(f, c, r))
+        spectral = grown.decoder.trace.spectral
+        spectral.gains.weight.normal_()
+        out = spectral(torch.cat([f, c], 1), r)
+        matrix = dct_matrix(16)
+        gains = (matrix @ out @ matrix.t()) / (matrix @ r @ matrix.t())
+        expected = spectral.gains(torch.cat([f, c], 1)).view(5, 3, 16, 16)
+        assert torch.allclose(gains, expected, rtol=1e-3, atol=1e-3)
+        assert torch.equal(spectral(torch.cat([f, c], 1), torch.zeros_like(r)), torch.zeros_like(r))
+
+
+def test_settle_trace_scale_brings_a_drifted_trace_branch_back_to_the_budget(tiny_checkpoint, tiny_dataset):
+    """A trace branch grown far past the budget is scaled down (its lower decile of changes at the
+    budget, the clipped changes above it kept) and a small one is never scaled up."""
+    import math
+
+    from export.train import TrainConfig, build_eval_tiles, counterfactual, settle_trace_scale
+
+    model, state = load_model(tiny_checkpoint)
+    config = TrainConfig(**{**state["train_config"], "dataset": str(tiny_dataset)})
+    reconstructor = load_reconstructor()
+    tiles = build_eval_tiles(config, reconstructor, "train", state["labels"], stride=32)
+    index = torch.arange(len(tiles))
+    target = state["neutral"]
+    budget = 0.02
+
+    def changes(max_rms):
+        with torch.no_grad():
+            x, x_hat, z, z_hat = tiles.batch(index)
+            out = model.encode(x, x_hat, z, z_hat)
+            return counterfactual(model, x, x_hat, out["mu"], out["content"], target.expand_as(out["mu"]), max_rms)[1]
+
+    with torch.no_grad():
+        # the global decoder's share of a change is not scaled: off here, so the trace is all of it
+        model.decoder.global_decoder.body[-1].weight.zero_()
+        model.decoder.global_decoder.body[-1].bias.zero_()
+        model.decoder.trace.out.weight.mul_(1e6)
+        if model.decoder.trace.spectral is not None:
+            model.decoder.trace.spectral.gains.weight.mul_(1e6)
+    before = changes(budget)
+    scale, scaled = settle_trace_scale(model, tiles, index, target, budget)
+    assert scale < 1e-3 and {name for name, _ in scaled} >= {"out.weight"}
+    rms = changes(math.inf).pow(2).mean(dim=(1, 2, 3)).sqrt()
+    assert float(torch.quantile(rms, 0.1)) == pytest.approx(budget, rel=1e-4)
+    above = rms > budget * 1.01
+    after = changes(budget)
+    assert above.sum() >= 0.8 * len(rms)
+    assert torch.allclose(after[above], before[above], atol=1e-5)
+    again, _ = settle_trace_scale(model, tiles, index, target, budget * 1e3)
+    assert again == 1.0
+
+
+def test_train_cli_switches_the_spectral_trace_on_and_off():
+    from export.train import parse_config
+
+    assert parse_config([]).spectral_trace is True
+    assert parse_config(["--no-spectral-trace"]).spectral_trace is False
+
+
+def test_init_from_adds_the_spectral_trace_to_a_checkpoint_without_it(tiny_dataset, tiny_checkpoint, tmp_path):
+    """A checkpoint from before SpectralTrace is continued with it added (and trained); every
+    weight outside the trace branch stays the source's."""
+    from export.train import TrainConfig
+
+    source = torch.load(tiny_checkpoint, weights_only=False)
+    source["model"] = {k: v for k, v in source["model"].items() if ".spectral." not in k}
+    source["model_config"] = {k: v for k, v in source["model_config"].items() if k != "spectral_trace"}
+    source["train_config"] = {k: v for k, v in source["train_config"].items() if k != "spectral_trace"}
+    old = tmp_path / "old.pt"
+    torch.save(source, old)
+    old_model, _ = load_model(old)
+    assert old_model.decoder.trace.spectral is None
+    path = run(TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / "grown"), init_from=str(old),
+                           cf_steps=3, threads=2))
+    model, state = load_model(path)
+    assert state["train_config"]["spectral_trace"] and model.config.spectral_trace
+    assert model.decoder.trace.spectral.gains.weight.abs().max() > 0
+    for name, value in model.state_dict().items():
+        if not name.startswith("decoder.trace."):
+            assert torch.equal(value, old_model.state_dict()[name]), name
