@@ -143,6 +143,10 @@ class TraceDecoder(nn.Module):
         # difference of two passes, and near-equal gains would leave it stuck near zero.
         nn.init.normal_(self.gains.weight, std=0.5 / (config.fingerprint_dim + config.content_dim) ** 0.5)
         self.out = nn.Conv2d(width, 3, 3, padding=1, bias=False)
+        # The output's overall scale, kept out of the trained weights (export.train.settle_trace_scale
+        # sets it): Adam steps a weight by about lr whatever its size, so a weight scaled far down
+        # would be wrecked by the first step of a run that continues it.
+        self.register_buffer("conv_scale", torch.ones(()))
         self.width = width
         self.spectral = SpectralTrace(config) if config.spectral_trace else None
 
@@ -151,7 +155,7 @@ class TraceDecoder(nn.Module):
         h = residual
         for i, conv in enumerate(self.convs):
             h = torch.relu(conv(h)) * gains[:, i]
-        out = self.out(h)
+        out = self.out(h) * self.conv_scale
         return out if self.spectral is None else out + self.spectral(code, residual)
 
 
@@ -168,10 +172,11 @@ class SpectralTrace(nn.Module):
         self.register_buffer("matrix", dct_matrix(config.tile), persistent=False)
         self.gains = nn.Linear(config.fingerprint_dim + config.content_dim, 3 * config.tile**2, bias=False)
         nn.init.zeros_(self.gains.weight)
+        self.register_buffer("scale", torch.ones(()))  # as TraceDecoder.conv_scale
 
     def forward(self, code: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         spectrum = self.matrix @ residual @ self.matrix.t()
-        gains = self.gains(code).view_as(spectrum)
+        gains = self.gains(code).view_as(spectrum) * self.scale
         return self.matrix.t() @ (spectrum * gains) @ self.matrix
 
 
@@ -188,6 +193,10 @@ class ResidualDecoder(nn.Module):
         code = torch.cat([f, c], dim=1)
         out = self.global_decoder(code)
         return out if residual is None else out + self.trace(code, residual)
+
+
+# Buffers added after checkpoints were made; such a checkpoint means their initial value (1).
+LATER_BUFFERS = ("decoder.trace.conv_scale", "decoder.trace.spectral.scale")
 
 
 class CausalFingerprintModel(nn.Module):

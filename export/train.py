@@ -405,14 +405,10 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     resumed = torch.load(checkpoint, weights_only=False) if checkpoint.is_file() else None
     if resumed is not None:
         trace.load_state_dict(resumed["trace"])
-        scaled = []
     else:
-        scale, scaled = settle_trace_scale(model, tiles, generated[:256], neutral, max_rms)
+        scale = settle_trace_scale(model, tiles, generated[:256], neutral, max_rms)
         logger.info("trace branch output scaled by %.3g (its smaller changes at the budget)", scale)
-    # Adam steps a weight by about lr whatever its size: a weight scaled by s keeps its training
-    # dynamics with lr * s (the optimizer's state dict keeps these rates when resumed).
-    optimizer = torch.optim.Adam([{"params": [p], "lr": config.cf_lr * dict(scaled).get(name, 1.0)}
-                                  for name, p in trace.named_parameters()])
+    optimizer = torch.optim.Adam(trace.parameters(), lr=config.cf_lr)
     start = 0
     if resumed is not None:
         optimizer.load_state_dict(resumed["optimizer"])
@@ -464,31 +460,37 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     return model.eval()
 
 
-def settle_trace_scale(model, tiles, index, f_target, max_rms: float, quantile: float = 0.1):
+def settle_trace_scale(model, tiles, index, f_target, max_rms: float, quantile: float = 0.1) -> float:
     """Scale G's trace branch down (never up) so that the `quantile` of its changes toward
-    `f_target` on the tiles `index` sits at the budget `max_rms`. Returns (factor, [(name, factor)
-    of each trace parameter scaled]).
+    `f_target` on the tiles `index` sits at the budget `max_rms`; returns the factor.
 
     The clip makes a counterfactual blind to the trace branch's overall scale, so training lets it
-    drift (the shipped branch reached 1e5 to 1e8 times the budget), and a part added later (the
-    spectral gains, zero at first) would start outmatched. Scaling the branch's last linear layers
-    leaves the clipped changes above the quantile as they were (up to the global decoder's share)."""
+    drift (the branch shipped before the spectral gains had reached 1e5 to 1e8 times the budget),
+    and a part added later (the spectral gains, zero at first) would start outmatched. The scale
+    goes into the branch's scale buffers, never its weights, and a conv output layer scaled down
+    in its weights before them (the first spectral run did) is brought back to its initial size
+    with the difference moved to the buffer: Adam steps a weight by about lr whatever its size.
+    The clipped changes above the quantile stay as they were (up to the global decoder's share)."""
     import torch
 
     trace = model.decoder.trace
-    last = {"out.weight": trace.out.weight}
-    if trace.spectral is not None and trace.spectral.gains.weight.any():
-        last["spectral.gains.weight"] = trace.spectral.gains.weight
     with torch.no_grad():
+        weight = trace.out.weight
+        initial = 1 / math.sqrt(3 * weight[0].numel())  # RMS of PyTorch's default conv init
+        size = float(weight.pow(2).mean().sqrt()) / initial
+        if size > 0:
+            weight.div_(size)
+            trace.conv_scale.mul_(size)
         x, x_hat, z, z_hat = tiles.batch(index)
         out = model.encode(x, x_hat, z, z_hat)
         _, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target.expand_as(out["mu"]),
                                   max_rms=math.inf)
         rms = delta.pow(2).mean(dim=(1, 2, 3)).sqrt()
         scale = min(1.0, max_rms / float(torch.quantile(rms, quantile)))
-        for weight in last.values():
-            weight.mul_(scale)
-    return scale, [(name, scale) for name in last]
+        trace.conv_scale.mul_(scale)
+        if trace.spectral is not None:
+            trace.spectral.scale.mul_(scale)
+    return scale
 
 
 # What phase 1 leaves beside the weights (a run that continues a checkpoint keeps them as they are).
@@ -632,13 +634,17 @@ def with_spectral_trace(model):
 
 def model_from_state(state: dict):
     """The model of a checkpoint dict, in eval mode and frozen."""
-    from export.model import CausalFingerprintModel, ModelConfig
+    from export.model import LATER_BUFFERS, CausalFingerprintModel, ModelConfig
 
     config = dict(state["model_config"])
     config["spaces"] = tuple(config["spaces"])
     config["decision_spaces"] = tuple(config.get("decision_spaces", ()))
     model = CausalFingerprintModel(ModelConfig(**config))
-    model.load_state_dict(state["model"])
+    import torch
+
+    expected = model.state_dict()
+    weights = {**{key: torch.ones(()) for key in LATER_BUFFERS if key in expected}, **state["model"]}
+    model.load_state_dict(weights)
     return model.eval().requires_grad_(False)
 
 
