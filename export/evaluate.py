@@ -177,6 +177,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
         "chance": 1.0 / len(generators),
         "attributed_real_rate": float(np.mean(results["neutral"][1] == real)),
         "judge_weight": float(state["train_config"].get("w_judge", 0.0)),
+        "judges": int(state["train_config"].get("judges", 1)),
         "true_source_rate_strongest_baseline": float(np.mean(results["neutral"][2][strongest] == y)),
         "strongest_baseline": strongest,
         "true_source_rate_by": {name: float(np.mean(hits == y)) for name, hits in results["neutral"][2].items()},
@@ -329,8 +330,9 @@ def markdown(result: dict) -> str:
               f"chance {a['chance']:.4f}; attributed to real: {a['attributed_real_rate']:.4f}",
               "- still attributed to the true source, by every other method: "
               + ", ".join(f"{name} {rate:.4f}" for name, rate in a["true_source_rate_by"].items())
-              + (f" (training fooled our heads and a dct-linear surrogate fitted independently on clean train tiles, "
-                 f"weight {a['judge_weight']:g}; no other method)" if a["judge_weight"] else " (training fooled our heads only)"),
+              + (f" (training fooled our heads and {a['judges']} dct-linear surrogate(s) fitted independently on "
+                 f"clean train tiles, each on its own draw, weight {a['judge_weight']:g}; no other method)"
+                 if a["judge_weight"] else " (training fooled our heads only)"),
               f"- whole images ({a['images']}, mean tile log-probability as the runtime aggregates): true source "
               f"still named for {a['image_true_source_rate']:.4f}; \"as if made by X\" named X for "
               f"{a['image_counterfactual_hit_rate']:.4f}",

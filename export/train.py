@@ -12,8 +12,9 @@ cannot predict the source; VAE reconstruction of the residual from (f, c) + KL o
 decision heads: the subset of space heads whose product with the f head is most accurate on the
 validation photos.
 Phase 2 (counterfactuals): G's trace branch alone (pixel-aligned convolutions and per-frequency
-DCT gains, both reading r; the VAE decoder G(f, c) of phase 1 stays as it is) learns x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the
-change of each tile is scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
+DCT gains, both reading r; the VAE decoder G(f, c) of phase 1 stays as it is) learns
+x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) (r = x - R(x); clip: the change of each tile is
+scaled down to a PSNR floor) so that the frozen attributor, reading x_cf
 through the real reconstructor, finds the target ("neutral": neither the true source nor "real" is
 found, no other generator singled out; or a named generator X), each judged as saved (8-bit,
 straight-through rounding). Surrogates of the dct-linear baseline family
@@ -634,14 +635,14 @@ def with_spectral_trace(model):
 
 def model_from_state(state: dict):
     """The model of a checkpoint dict, in eval mode and frozen."""
+    import torch
+
     from export.model import LATER_BUFFERS, CausalFingerprintModel, ModelConfig
 
     config = dict(state["model_config"])
     config["spaces"] = tuple(config["spaces"])
     config["decision_spaces"] = tuple(config.get("decision_spaces", ()))
     model = CausalFingerprintModel(ModelConfig(**config))
-    import torch
-
     expected = model.state_dict()
     weights = {**{key: torch.ones(()) for key in LATER_BUFFERS if key in expected}, **state["model"]}
     model.load_state_dict(weights)
