@@ -64,7 +64,8 @@ def test_anonymize_endpoint_returns_a_close_clean_png(client, labels):
 def test_anonymize_endpoint_takes_a_strength_and_refuses_one_out_of_range(client):
     source = handle_file(SAMPLES / "gan-nearest--chelsea.png")
     _slider, metrics, _table, _download, plain = client.predict(source, None, 31.5, api_name="/anonymize")
-    assert plain["psnr_floor_db"] == 31.5 and "floor 31.5 dB" in metrics and 30.5 <= plain["psnr"] < 34
+    # within its bound (how much stronger a lower floor makes the change: test_shipped_bundle)
+    assert plain["psnr_floor_db"] == 31.5 and "floor 31.5 dB" in metrics and 30.5 <= plain["psnr"] < 45
     with pytest.raises(Exception, match="greater than maximum value 45"):  # gradio's own check
         client.predict(source, None, 50, api_name="/anonymize")
 

@@ -84,7 +84,9 @@ def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
     stronger = engine.anonymize(sample, psnr_floor_db=30)
     assert default["psnr_floor_db"] == engine.bundle.manifest["anonymize"]["psnr_floor_db"] == 35.2
     assert stronger["psnr_floor_db"] == 30.0
-    assert 29.5 <= stronger["psnr"] < default["psnr"] - 4 and stronger["ssim"] < default["ssim"]
+    # The floor only scales a tile's change down: since the spectral gains, G proposes many changes
+    # below the default budget, so a lower floor lets the large ones through (2.7 dB here), not 5.
+    assert 29.5 <= stronger["psnr"] < default["psnr"] - 1.5 and stronger["ssim"] < default["ssim"]
     # past the point where the source is gone, a stronger change need not lower its probability further
     before = default["before"]["probabilities"]["gan-transposed"]
     assert stronger["after"]["label"] != "gan-transposed" and stronger["after"]["probabilities"]["gan-transposed"] < before / 2
