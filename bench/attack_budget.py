@@ -57,9 +57,9 @@ def attack(x, sources, losses, max_rms: float, steps: int, seed: int):
 def main(argv=None) -> int:
     import torch
 
-    from export.baselines import DctLinear, DctLinearJudge
+    from export.baselines import DctLinear
     from export.evaluate import baseline_train_tiles, generated_tiles
-    from export.train import PUBLISHED, judge_train_tiles, load_model_on, neutral_loss, reencode
+    from export.train import PUBLISHED, fit_judge, load_model_on, neutral_loss, reencode
     from runtime.engine import max_change_rms
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     model, state, config, reconstructor = load_model_on(args.model, args.dataset)
     labels = state["labels"]
     baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
-    surrogate = DctLinearJudge.fit(*judge_train_tiles(config, labels), len(labels), seed=config.seed + 1)
+    surrogate = fit_judge(config, labels)
     tiles = generated_tiles(config, reconstructor, args.split, labels)
     chosen = torch.from_numpy(np.random.default_rng(0).permutation(len(tiles))[: args.tiles])
     x, sources = tiles.batch(chosen)[0], tiles.labels[chosen]

@@ -533,6 +533,13 @@ def judge_train_tiles(config: TrainConfig, labels, draw: int = 0):
     return torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous(), ys
 
 
+def fit_judge(config: TrainConfig, labels, draw: int = 0):
+    """The dct-linear surrogate of one `draw`: fitted on that draw's tiles and subsample."""
+    from export.baselines import DctLinearJudge
+
+    return DctLinearJudge.fit(*judge_train_tiles(config, labels, draw), len(labels), seed=config.seed + 1 + draw)
+
+
 def judge_paths(output: Path, count: int) -> list[Path]:
     """Where a run keeps its surrogates: judge.pt, then judge-1.pt, judge-2.pt, ..."""
     return [output / ("judge.pt" if i == 0 else f"judge-{i}.pt") for i in range(count)]
@@ -551,7 +558,7 @@ def load_or_fit_judges(config: TrainConfig, labels) -> list:
         if path.is_file():
             judges.append(DctLinearJudge.load(path, config.tile, len(labels)))
             continue
-        judge = DctLinearJudge.fit(*judge_train_tiles(config, labels, draw), len(labels), seed=config.seed + 1 + draw)
+        judge = fit_judge(config, labels, draw)
         torch.save(judge.state_dict(), path)
         judges.append(judge)
     return judges
