@@ -3,13 +3,15 @@ photos are for the final figures only), with the evaluation's own anonymization 
 
     python bench/anonymize_val.py runs/causal/model.pt runs/other/model.pt [--dataset data/zoo]
                                   [--split val] [--output bench/results/anonymize_val.json]
+                                  [--cnn [--ablation export/assets/residual-cnn.pt] [--pixel-cnn-steps 1500]]
 
 Per checkpoint: its counterfactual settings (objective, PSNR floor, steps) and the metrics of
 `export.evaluate.anonymization` on the split's generated tiles (tile-aligned grid, neutral and
 named targets, saved as 8-bit and re-attributed), judged by ours and by dct-linear fitted on the
 clean train photos as in the evaluation, and, for a run whose counterfactual phase trained against a
 dct-linear surrogate (its judge.pt beside model.pt), by that surrogate too (`dct-linear-surrogate`:
-whether a change that fools the surrogate also fools the baseline).
+whether a change that fools the surrogate also fools the baseline). With `--cnn`, also by the two
+CNN judges of the evaluation: pixel-cnn fitted as there, and the residual-only ablation checkpoint.
 """
 from __future__ import annotations
 
@@ -24,24 +26,50 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_result  # noqa: E402  (bench/, beside this script)
 
-COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch", "w_judge", "init_from")
+COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch", "w_judge", "judges",
+                           "cnn_judges", "init_from")
 
 
-def surrogate_judges(checkpoint: Path, num_classes: int, tile: int) -> dict:
-    """{"dct-linear-surrogate": judge} when the run of `checkpoint` left the surrogate it trained
-    against (judge.pt), else {}. A judge maps a TileSet to class probabilities."""
+def surrogate_judges(checkpoint: Path, num_classes: int, tile: int, residual_scale: float = 1.0) -> dict:
+    """The surrogates the run of `checkpoint` trained against and left beside it: its first
+    dct-linear one (judge.pt) as "dct-linear-surrogate", its first CNN ones as "pixel-cnn-surrogate"
+    and "residual-cnn-surrogate"; {} when none. A judge maps a TileSet to class probabilities."""
     from export.baselines import DctLinearJudge
+    from export.train import CNN_FAMILIES, cnn_judge_path, load_cnn_judge
 
+    judges = {}
     path = checkpoint.parent / "judge.pt"
-    if not path.is_file():
-        return {}
-    surrogate = DctLinearJudge.load(path, tile, num_classes)
-    return {"dct-linear-surrogate": lambda tiles: surrogate.predict_proba(tiles.x)}
+    if path.is_file():
+        surrogate = DctLinearJudge.load(path, tile, num_classes)
+        judges["dct-linear-surrogate"] = lambda tiles: surrogate.predict_proba(tiles.x)
+    for family in CNN_FAMILIES:
+        path = cnn_judge_path(checkpoint.parent, family, 0)
+        if path.is_file():
+            cnn = load_cnn_judge(path, family, num_classes)
+            judges[f"{family}-surrogate"] = lambda tiles, cnn=cnn: cnn.predict_proba(tiles, residual_scale)
+    return judges
+
+
+def baseline_judges(args, labels: list[str], tile: int) -> dict:
+    """name -> judge (a TileSet to class probabilities) of the baselines, fitted as in the evaluation."""
+    from export.baselines import DctLinear, PixelCNN
+    from export.evaluate import baseline_train_tiles, ours_predict
+    from export.train import load_model
+
+    train_x, ys = baseline_train_tiles(args.dataset, labels, tile)
+    dct = DctLinear().fit(train_x, ys)
+    judges = {dct.name: lambda tiles: dct.predict_proba(tiles.x)}
+    if args.cnn:
+        pixel = PixelCNN(len(labels)).fit(train_x, ys, steps=args.pixel_cnn_steps)
+        ablation, _ = load_model(args.ablation)
+        judges[pixel.name] = lambda tiles: pixel.predict_proba(tiles.x)
+        judges["residual-cnn"] = lambda tiles: ours_predict(ablation, tiles)[0]
+    return judges
 
 
 def main(argv=None) -> int:
     from export.baselines import DctLinear
-    from export.evaluate import anonymization, baseline_train_tiles, generated_tiles
+    from export.evaluate import anonymization, generated_tiles
     from export.train import load_model_on
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -49,8 +77,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
     parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "anonymize_val.json")
+    parser.add_argument("--cnn", action="store_true", help="also judge by pixel-cnn and the residual-cnn ablation")
+    parser.add_argument("--ablation", type=Path, default=ROOT / "export" / "assets" / "residual-cnn.pt",
+                        help="the residual-cnn checkpoint (with --cnn)")
+    parser.add_argument("--pixel-cnn-steps", type=int, default=1500, help="pixel-cnn fit steps (the evaluation's: 1500)")
     args = parser.parse_args(argv)
-    missing = [str(p) for p in [args.dataset / "build.json", *args.checkpoints] if not p.is_file()]
+    needed = [args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else [])]
+    missing = [str(p) for p in needed if not p.is_file()]
     if missing:
         print(f"error: not found: {', '.join(missing)} (build the dataset with python -m export.zoo build)",
               file=sys.stderr)
@@ -65,10 +98,10 @@ def main(argv=None) -> int:
             return 2
         labels = state["labels"]
         if judge is None:
-            baseline = DctLinear().fit(*baseline_train_tiles(args.dataset, labels, config.tile))
-            judge = {baseline.name: lambda tiles: baseline.predict_proba(tiles.x)}
+            judge = baseline_judges(args, labels, config.tile)
         tiles = generated_tiles(config, reconstructor, args.split, labels)
-        judges = {**judge, **surrogate_judges(path, len(labels), config.tile)}
+        judges = {**judge, **surrogate_judges(path, len(labels), config.tile,
+                                                    model.config.residual_scale)}
         metrics, _ = anonymization(model, state, reconstructor, tiles, judges, DctLinear.name)
         settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)
                     for key in COUNTERFACTUAL_SETTINGS}

@@ -96,6 +96,12 @@ class PixelCNN(nn.Module):
 
     def fit(self, x_uint8: torch.Tensor, labels: np.ndarray, steps: int = 1500, batch: int = 64,
             seed: int = 0) -> "PixelCNN":
+        return self.fit_on(lambda index: x_uint8[index].float() / 127.5 - 1, labels, steps, batch, seed)
+
+    def fit_on(self, inputs, labels: np.ndarray, steps: int = 1500, batch: int = 64, seed: int = 0) -> "PixelCNN":
+        """Fit on float batches: `inputs(index)` gives the network's input for a LongTensor of
+        indices into `labels` (raw pixels in [-1, 1] for the baseline; a training surrogate may
+        read another projection). Returns the network in eval mode."""
         from tqdm import tqdm
 
         torch.manual_seed(seed)
@@ -104,9 +110,9 @@ class PixelCNN(nn.Module):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
         generator = torch.Generator().manual_seed(seed)
         self.train()
-        for _ in tqdm(range(steps), desc="pixel-cnn", leave=False):
+        for _ in tqdm(range(steps), desc=self.name, leave=False):
             index = torch.randint(len(targets), (batch,), generator=generator)
-            loss = nn.functional.cross_entropy(self(x_uint8[index].float() / 127.5 - 1), targets[index])
+            loss = nn.functional.cross_entropy(self(inputs(index)), targets[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

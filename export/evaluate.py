@@ -178,6 +178,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
         "attributed_real_rate": float(np.mean(results["neutral"][1] == real)),
         "judge_weight": float(state["train_config"].get("w_judge", 0.0)),
         "judges": int(state["train_config"].get("judges", 1)),
+        "cnn_judges": int(state["train_config"].get("cnn_judges", 0)),
         "true_source_rate_strongest_baseline": float(np.mean(results["neutral"][2][strongest] == y)),
         "strongest_baseline": strongest,
         "true_source_rate_by": {name: float(np.mean(hits == y)) for name, hits in results["neutral"][2].items()},
@@ -330,15 +331,25 @@ def markdown(result: dict) -> str:
               f"chance {a['chance']:.4f}; attributed to real: {a['attributed_real_rate']:.4f}",
               "- still attributed to the true source, by every other method: "
               + ", ".join(f"{name} {rate:.4f}" for name, rate in a["true_source_rate_by"].items())
-              + (f" (training fooled our heads and {a['judges']} dct-linear surrogate(s) fitted independently on "
-                 f"clean train tiles, each on its own draw, weight {a['judge_weight']:g}; no other method)"
-                 if a["judge_weight"] else " (training fooled our heads only)"),
+              + fooled_in_training(a),
               f"- whole images ({a['images']}, mean tile log-probability as the runtime aggregates): true source "
               f"still named for {a['image_true_source_rate']:.4f}; \"as if made by X\" named X for "
               f"{a['image_counterfactual_hit_rate']:.4f}",
               f"- counterfactual \"as if made by X\" attributed to X: {a['counterfactual_hit_rate']:.4f} by ours, "
               f"{a['counterfactual_hit_rate_strongest_baseline']:.4f} by {a['strongest_baseline']}", ""]
     return "\n".join(lines)
+
+
+def fooled_in_training(a: dict) -> str:
+    """What the counterfactual phase was trained to fool, as a parenthesis of the report."""
+    if not a["judge_weight"]:
+        return " (training fooled our heads only)"
+    surrogates = [f"{a['judges']} dct-linear surrogate(s) fitted on clean train tiles"]
+    if a.get("cnn_judges"):
+        surrogates.append(f"{a['cnn_judges']} surrogate(s) each of pixel-cnn and residual-cnn (the pixel-cnn "
+                          "network on pixels and on the pixel residual) fitted on the training tiles")
+    return (f" (training fooled our heads and {' and '.join(surrogates)}, each fit on its own draw and none of "
+            f"them a method measured here, weight {a['judge_weight']:g} per family; no other method)")
 
 
 def figures(result: dict, mu: np.ndarray, y: np.ndarray, examples: dict, generated, docs: Path) -> None:

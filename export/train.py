@@ -21,7 +21,9 @@ straight-through rounding). Surrogates of the dct-linear baseline family
 (export.baselines.DctLinearJudge: the baseline's features, fitted independently on random-phase
 tiles of the clean train photos, `judges` fits on as many draws) can judge the counterfactuals too,
 with weight `w_judge`
-(bench/results/judge_fidelity.json: how often it agrees with the baseline it stands in for).
+(bench/results/judge_fidelity.json: how often it agrees with the baseline it stands in for), and
+`cnn_judges` surrogates each of the two CNN families (Surrogate: the pixel-cnn network on raw pixels,
+and on the pixel residual as the residual-only ablation reads it), each family's mean at `w_judge`.
 `--init-from CHECKPOINT` skips phase 1: the run starts from that checkpoint's weights, keeps its
 phase-1 settings and calibration (prototypes, decision heads, open-set threshold), and trains
 `cf_steps` more counterfactual steps from its trace branch (adding the spectral gains, zero at
@@ -80,6 +82,8 @@ class TrainConfig:
     cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
     w_judge: float = 0.0  # weight of the dct-linear surrogates in the counterfactual loss; 0: our heads only (the shipped model continued with it: README)
     judges: int = 1  # dct-linear surrogates, each fitted on its own draw of train tiles; the loss averages them
+    cnn_judges: int = 0  # surrogates of each CNN baseline family (pixel-cnn on x, residual-cnn on x - R(x)), each its own fit
+    cnn_judge_steps: int = 1500  # the fit of each CNN surrogate (the evaluation's pixel-cnn baseline: 1500)
     spectral_trace: bool = True  # G's trace branch also rescales the residual's DCT coefficients (export.model.SpectralTrace)
     init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
     open_set_quantile: float = 0.95
@@ -95,7 +99,7 @@ class TrainConfig:
 # What a run started with --init-from takes from its own command line; every other setting is the
 # source checkpoint's (they made the phase-1 weights it starts from).
 PHASE2_SETTINGS = ("dataset", "output", "cf_steps", "cf_lr", "cf_batch", "cf_objective", "cf_psnr_floor",
-                   "w_judge", "judges", "spectral_trace", "init_from", "checkpoint_every", "threads")
+                   "w_judge", "judges", "cnn_judges", "cnn_judge_steps", "spectral_trace", "init_from", "checkpoint_every", "threads")
 
 
 def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
@@ -386,8 +390,8 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
                  checkpoint: Path, judges=()):
     """Counterfactual training of G's trace branch only; everything else is frozen. Half of each
     batch aims at the neutral target (`neutral_loss` with `config.cf_objective`), half at a random
-    named generator, as judged by every head on its own, and by `judges` (frozen modules from tiles
-    in [-1, 1] to logits; their mean loss weighted by `config.w_judge`) when given."""
+    named generator, as judged by every head on its own, and by `judges` (Surrogates; the mean loss
+    of each family's surrogates weighted by `config.w_judge`) when given."""
     import torch
     from torch import nn
     from tqdm import tqdm
@@ -441,11 +445,11 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
         loss_named = sum(part[1] for part in ours) / len(ours)
         loss = loss_neutral + loss_named
         postfix = {}
-        if judges:
-            judge_logits = [judge(x_cf) for judge in judges]
-            loss = loss + config.w_judge * sum(sum(judged(logits)) for logits in judge_logits) / len(judges)
+        for family in dict.fromkeys(judge.family for judge in judges):
+            judge_logits = [judge(x_cf, seen) for judge in judges if judge.family == family]
+            loss = loss + config.w_judge * sum(sum(judged(logits)) for logits in judge_logits) / len(judge_logits)
             fooled = [(logits[:half].argmax(1) == sources).float().mean().item() for logits in judge_logits]
-            postfix["judge_true"] = f"{sum(fooled) / len(fooled):.2f}"
+            postfix[f"{family}_true"] = f"{sum(fooled) / len(fooled):.2f}"
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -545,10 +549,81 @@ def judge_paths(output: Path, count: int) -> list[Path]:
     return [output / ("judge.pt" if i == 0 else f"judge-{i}.pt") for i in range(count)]
 
 
-def load_or_fit_judges(config: TrainConfig, labels) -> list:
-    """The counterfactual phase's `config.judges` dct-linear surrogates, each fitted once per run on
-    its own draw of tiles and subsample (kept for resuming). Fooling several fits of one family,
-    not one fit's quirks, is what carries over to a baseline fitted elsewhere."""
+# CNN baseline families a surrogate can stand in for: what each network reads of a tile.
+CNN_FAMILIES = ("pixel-cnn", "residual-cnn")
+CNN_DRAWS = 100  # the pixel-cnn surrogates' tile draws start here, apart from the dct-linear ones'
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A frozen stand-in for one baseline family that the counterfactual phase fools. `reads`
+    "image": `module` maps tiles in [-1, 1] to logits; "residual": it maps the scaled pixel residual
+    (x - R(x)) * residual_scale, as our attributor sees it after re-encoding, to logits."""
+
+    family: str
+    module: object
+    reads: str = "image"
+
+    def __call__(self, x, seen: dict):
+        return self.module(x if self.reads == "image" else seen["residual"])
+
+    def predict_proba(self, tiles, residual_scale: float, batch: int = 256):
+        """Class probabilities (numpy) of a TileSet, whose x_hat gives the residual."""
+        import torch
+
+        parts = []
+        with torch.no_grad():
+            for start in range(0, len(tiles), batch):
+                x, x_hat, _, _ = tiles.batch(slice(start, start + batch))
+                parts.append(torch.softmax(self(x, {"residual": (x - x_hat) * residual_scale}), 1))
+        return torch.cat(parts).numpy()
+
+
+def cnn_judge_path(output: Path, family: str, draw: int) -> Path:
+    return Path(output) / f"{family}-judge-{draw}.pt"
+
+
+def load_cnn_judge(path: Path, family: str, num_classes: int) -> Surrogate:
+    """A CNN surrogate saved by a run (its state dict), frozen, reading what `family` reads."""
+    import torch
+
+    from export.baselines import PixelCNN
+
+    network = PixelCNN(num_classes)
+    network.load_state_dict(torch.load(path))
+    return Surrogate(family, network.eval().requires_grad_(False), "image" if family == "pixel-cnn" else "residual")
+
+
+def fit_cnn_judge(config: TrainConfig, tiles, labels, family: str, draw: int, residual_scale: float):
+    """A PixelCNN-architecture surrogate of `family`, with the seed of its own `draw`, fitted on
+    what that baseline is fitted on: pixel-cnn on raw pixels of clean train tiles (random phase, a
+    draw of their own), residual-cnn on the scaled pixel residual of a subsample of the training
+    `tiles` (perturbed alike for every class, as the residual-only ablation is trained). Frozen,
+    eval mode."""
+    import numpy as np
+    import torch
+
+    from export.baselines import PixelCNN
+
+    seed = config.seed + 3 + 1000 * draw + 100 * CNN_FAMILIES.index(family)
+    network = PixelCNN(len(labels), seed=seed)
+    if family == "pixel-cnn":
+        x_uint8, ys = judge_train_tiles(config, labels, draw=CNN_DRAWS + draw)
+        return network.fit(x_uint8, ys, config.cnn_judge_steps, seed=seed).requires_grad_(False)
+    keep = torch.from_numpy(np.random.default_rng(seed).permutation(len(tiles))[:60000])
+
+    def residuals(index):
+        x, x_hat, _, _ = tiles.batch(keep[index])
+        return (x - x_hat) * residual_scale
+
+    return network.fit_on(residuals, tiles.labels[keep].numpy(), config.cnn_judge_steps, seed=seed).requires_grad_(False)
+
+
+def load_or_fit_judges(config: TrainConfig, labels, tiles=None, residual_scale: float = 1.0) -> list[Surrogate]:
+    """The counterfactual phase's surrogates, each fitted once per run on its own draw (kept for
+    resuming): `config.judges` of the dct-linear family (random-phase tiles of the clean train
+    photos) and `config.cnn_judges` of each CNN family (a subsample of `tiles`). Fooling several
+    fits of one family, not one fit's quirks, is what carries over to a baseline fitted elsewhere."""
     import torch
 
     from export.baselines import DctLinearJudge
@@ -556,11 +631,19 @@ def load_or_fit_judges(config: TrainConfig, labels) -> list:
     judges = []
     for draw, path in enumerate(judge_paths(Path(config.output), config.judges)):
         if path.is_file():
-            judges.append(DctLinearJudge.load(path, config.tile, len(labels)))
+            judges.append(Surrogate("dct-linear", DctLinearJudge.load(path, config.tile, len(labels))))
             continue
         judge = fit_judge(config, labels, draw)
         torch.save(judge.state_dict(), path)
-        judges.append(judge)
+        judges.append(Surrogate("dct-linear", judge))
+    for family in CNN_FAMILIES:
+        for draw in range(config.cnn_judges):
+            path = cnn_judge_path(config.output, family, draw)
+            if not path.is_file():
+                if tiles is None:
+                    raise ValueError(f"{path}: not fitted yet, and fitting a CNN surrogate needs the training tiles")
+                torch.save(fit_cnn_judge(config, tiles, labels, family, draw, residual_scale).state_dict(), path)
+            judges.append(load_cnn_judge(path, family, len(labels)))
     return judges
 
 
@@ -609,7 +692,8 @@ def run(config: TrainConfig) -> Path:
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
     if config.decoupled and config.cf_steps > 0:
-        judges = load_or_fit_judges(config, labels) if config.w_judge > 0 else []
+        judges = (load_or_fit_judges(config, labels, tiles, model.config.residual_scale)
+                  if config.w_judge > 0 else [])
         model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"], calibration["neutral"],
                              real_index, output / "phase2.pt", judges)
     final = output / "model.pt"

@@ -179,6 +179,15 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
     assert 0 <= first["true_source_rate"] <= 1 and first["psnr_min"] >= 35.2 - 0.5
     assert bench.main([str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
     assert "nope.pt" in capsys.readouterr().err
+    # --cnn: the evaluation's CNN judges too (the tiny checkpoint standing in for the ablation)
+    assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--output", str(output), "--cnn",
+                       "--ablation", str(tiny_checkpoint), "--pixel-cnn-steps", "3"]) == 0
+    judged = json.loads(output.read_text())["checkpoints"][0]["true_source_rate_by"]
+    assert set(judged) == {"dct-linear", "pixel-cnn", "residual-cnn"}
+    assert judged["residual-cnn"] == first["true_source_rate"], "the same model judges as ours"
+    assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--cnn",
+                       "--ablation", str(tmp_path / "no-ablation.pt")]) == 2
+    assert "no-ablation.pt" in capsys.readouterr().err
 
 
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
@@ -397,3 +406,47 @@ def test_init_from_adds_the_spectral_trace_to_a_checkpoint_without_it(tiny_datas
     for name, value in model.state_dict().items():
         if not name.startswith("decoder.trace."):
             assert torch.equal(value, old_model.state_dict()[name]), name
+
+
+def test_cnn_surrogates_are_fitted_once_per_family_and_draw_and_read_what_their_family_reads(
+        tiny_dataset, tiny_checkpoint, tmp_path):
+    """--cnn-judges N: N surrogates each of pixel-cnn (raw pixels) and residual-cnn (the scaled pixel
+    residual our attributor sees), fitted on the training tiles, saved for resuming, and trained
+    against: the trace branch ends elsewhere than with the dct-linear surrogate alone."""
+    from export.train import CNN_DRAWS, TrainConfig, judge_train_tiles, load_or_fit_judges
+
+    traces = {}
+    for cnn in (0, 1):
+        config = TrainConfig(dataset=str(tiny_dataset), output=str(tmp_path / f"cnn-{cnn}"), init_from=str(tiny_checkpoint),
+                             cf_steps=3, w_judge=1.0, judges=1, cnn_judges=cnn, cnn_judge_steps=100, threads=2)
+        model, state = load_model(run(config))
+        traces[cnn] = {k: v for k, v in model.state_dict().items() if k.startswith("decoder.trace.")}
+        assert state["train_config"]["cnn_judges"] == cnn
+    assert any(not torch.equal(traces[0][k], traces[1][k]) for k in traces[0]), "the CNN surrogates change training"
+    output = tmp_path / "cnn-1"
+    assert sorted(p.name for p in output.glob("*-judge-*.pt")) == ["pixel-cnn-judge-0.pt", "residual-cnn-judge-0.pt"]
+    saved = {p.name: torch.load(p) for p in output.glob("*-judge-*.pt")}
+    pixel, residual = saved.values()
+    assert any(not torch.equal(pixel[k], residual[k]) for k in pixel if pixel[k].is_floating_point())
+
+    # Resuming loads the saved fits; each family reads its own input.
+    config = replace(config, cf_steps=0, tile=32)  # the tiny checkpoint's tile
+    labels = known_labels(tiny_dataset)[0]
+    judges = load_or_fit_judges(config, labels)
+    assert [(j.family, j.reads) for j in judges] == [("dct-linear", "image"), ("pixel-cnn", "image"),
+                                                      ("residual-cnn", "residual")]
+    assert torch.equal(judges[1].module.state_dict()["head.weight"], saved["pixel-cnn-judge-0.pt"]["head.weight"])
+    tiles = build_train_tiles(tiny_config(tiny_dataset, tmp_path), load_reconstructor(), labels)
+    x, x_hat, _, _ = tiles.batch(slice(0, 64))
+    seen = {"residual": (x - x_hat) * model.config.residual_scale}
+    with torch.no_grad():
+        assert torch.equal(judges[2](x, seen), judges[2](torch.zeros_like(x), seen)), "reads the residual only"
+        assert not torch.equal(judges[1](x, seen), judges[1](torch.zeros_like(x), seen))
+        # fitted, not random networks: each names the sources of the tiles it was fitted on above chance
+        clean, clean_labels = judge_train_tiles(config, labels, draw=CNN_DRAWS)
+        fitted_on = {"pixel-cnn": (clean[:256].float() / 127.5 - 1, torch.as_tensor(clean_labels[:256])),
+                     "residual-cnn": (x, tiles.labels[:64])}
+        for judge in judges[1:]:
+            inputs, truth = fitted_on[judge.family]
+            accuracy = float((judge(inputs, seen).argmax(1) == truth).float().mean())
+            assert accuracy > 1 / len(labels) + 0.15, (judge.family, accuracy)
