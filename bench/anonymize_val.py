@@ -15,8 +15,6 @@ CNN judges of the evaluation: pixel-cnn fitted as there, and the residual-only a
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import checkpoints_parser, refuse_missing, write_comparison  # noqa: E402  (bench/, beside this script)
 
 COUNTERFACTUAL_SETTINGS = ("cf_objective", "cf_psnr_floor", "cf_steps", "cf_lr", "cf_batch", "w_judge", "judges",
                            "cnn_judges", "init_from")
@@ -72,21 +70,13 @@ def main(argv=None) -> int:
     from export.evaluate import anonymization, generated_tiles
     from export.train import load_model_on
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoints", type=Path, nargs="+", help="model.pt files of `python -m export.train`")
-    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
-    parser.add_argument("--split", default="val", choices=("val", "test"))
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "anonymize_val.json")
+    parser = checkpoints_parser(__doc__.split("\n")[0], ROOT, "anonymize_val.json")
     parser.add_argument("--cnn", action="store_true", help="also judge by pixel-cnn and the residual-cnn ablation")
     parser.add_argument("--ablation", type=Path, default=ROOT / "export" / "assets" / "residual-cnn.pt",
                         help="the residual-cnn checkpoint (with --cnn)")
     parser.add_argument("--pixel-cnn-steps", type=int, default=1500, help="pixel-cnn fit steps (the evaluation's: 1500)")
     args = parser.parse_args(argv)
-    needed = [args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else [])]
-    missing = [str(p) for p in needed if not p.is_file()]
-    if missing:
-        print(f"error: not found: {', '.join(missing)} (build the dataset with python -m export.zoo build)",
-              file=sys.stderr)
+    if refuse_missing([args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else [])]):
         return 2
 
     started = time.time()
@@ -106,9 +96,7 @@ def main(argv=None) -> int:
         settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)
                     for key in COUNTERFACTUAL_SETTINGS}
         rows.append({"checkpoint": str(path), **settings, **metrics})
-    command = "python bench/anonymize_val.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_result(args.output, {"command": command, "split": args.split, "platform": platform.platform(),
-                               "checkpoints": rows, "seconds": time.time() - started})
+    write_comparison("anonymize_val.py", args, argv, rows, started)
     return 0
 
 

@@ -11,3 +11,38 @@ def write_result(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "\n")
     print(text)
+
+
+def checkpoints_parser(description: str, root: Path, output_name: str):
+    """The command line of a bench that compares training checkpoints on one split of a dataset."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("checkpoints", type=Path, nargs="+", help="model.pt files of `python -m export.train`")
+    parser.add_argument("--dataset", type=Path, default=root / "data" / "zoo")
+    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--output", type=Path, default=root / "bench" / "results" / output_name)
+    return parser
+
+
+def refuse_missing(paths: list[Path]) -> bool:
+    """Print one error line naming the files of `paths` that do not exist; True if any is missing."""
+    import sys
+
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: not found: {', '.join(missing)} (build the dataset with python -m export.zoo build)",
+              file=sys.stderr)
+    return bool(missing)
+
+
+def write_comparison(script: str, args, argv: list[str] | None, rows: list[dict], started: float) -> None:
+    """Write the result of a checkpoints_parser bench: its command, split, platform, one row per
+    checkpoint and the seconds since `started`."""
+    import platform
+    import sys
+    import time
+
+    command = f"python bench/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_result(args.output, {"command": command, "split": args.split, "platform": platform.platform(),
+                               "checkpoints": rows, "seconds": time.time() - started})

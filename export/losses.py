@@ -39,3 +39,16 @@ def reverse_gradient(x: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)), summed over dimensions, averaged over the batch."""
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
+
+
+def fisher_ratio_loss(features: torch.Tensor, labels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """log tr(S_W) - log tr(S_B) of a batch: minus the log of the Fisher discriminant ratio the
+    evaluation reports (export.evaluate.fisher_discriminant_ratio), so each class's features are
+    pulled to their class mean relative to the spread of the class means, whatever their scale."""
+    classes, inverse = torch.unique(labels, return_inverse=True)
+    counts = torch.bincount(inverse, minlength=len(classes)).to(features.dtype)
+    means = torch.zeros(len(classes), features.shape[1], dtype=features.dtype, device=features.device)
+    means = means.index_add(0, inverse, features) / counts[:, None]
+    within = (features - means[inverse]).pow(2).sum(1).mean()
+    between = (means[inverse] - features.mean(0)).pow(2).sum(1).mean()
+    return torch.log(within + eps) - torch.log(between + eps)

@@ -4,6 +4,7 @@
     python -m export.train --dataset data/zoo --output runs/causal            # resumes if stopped
     python -m export.train --dataset data/zoo --output runs/ablation --ablation residual-only
     python -m export.train --dataset data/zoo --output runs/more --init-from runs/causal/model.pt --cf-steps 2000
+    python -m export.train --dataset data/zoo --output runs/ft --finetune-from runs/causal/model.pt --steps 1500 --lr 5e-4
 
 Phase 1 (attribution and decoupling): fused + per-space cross-entropy; supervised contrastive on
 the fingerprint f by source across contents (do(content) must not move f) and on the content code
@@ -75,6 +76,7 @@ class TrainConfig:
     w_adversary: float = 0.3
     w_recon: float = 1.0
     w_kl: float = 1e-3
+    w_fisher: float = 0.0  # log tr(S_W) - log tr(S_B) of f on each batch (export.losses.fisher_ratio_loss)
     cf_steps: int = 4000
     cf_lr: float = 1e-3
     cf_batch: int = 24
@@ -86,6 +88,7 @@ class TrainConfig:
     cnn_judge_steps: int = 1500  # the fit of each CNN surrogate (the evaluation's pixel-cnn baseline: 1500)
     spectral_trace: bool = True  # G's trace branch also rescales the residual's DCT coefficients (export.model.SpectralTrace)
     init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
+    finetune_from: str = ""  # a model.pt: phase 1 starts from its weights (all of them, G too), then calibration and phase 2 afresh
     open_set_quantile: float = 0.95
     seed: int = 0
     checkpoint_every: int = 250
@@ -186,7 +189,7 @@ def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
     import torch
     from torch import nn
 
-    from export.losses import gaussian_kl, reverse_gradient, supervised_contrastive
+    from export.losses import fisher_ratio_loss, gaussian_kl, reverse_gradient, supervised_contrastive
 
     out = model.encode(*batch)
     f = out["mu"] + torch.randn_like(out["mu"]) * (0.5 * out["logvar"]).exp()
@@ -204,6 +207,9 @@ def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
     total = (parts["ce"] + config.w_space * parts["space"] + config.w_supcon_f * parts["supcon_f"]
              + config.w_supcon_c * parts["supcon_c"] + config.w_adversary * parts["adversary"]
              + config.w_recon * parts["recon"] + config.w_kl * parts["kl"])
+    if config.w_fisher > 0:
+        parts["fisher"] = fisher_ratio_loss(out["mu"], labels)
+        total = total + config.w_fisher * parts["fisher"]
     return total, parts
 
 
@@ -652,11 +658,12 @@ def run(config: TrainConfig) -> Path:
     import torch
     from torch import nn
 
-    from export.model import CausalFingerprintModel
     from export.reconstructor import load_reconstructor
     from runtime.errors import InputError
 
     source = None
+    if config.init_from and config.finetune_from:
+        raise InputError("--init-from (skip phase 1) and --finetune-from (phase 1 from a checkpoint) exclude each other")
     if config.init_from:
         if not Path(config.init_from).is_file():
             raise InputError(f"{config.init_from}: no such checkpoint (--init-from)")
@@ -685,9 +692,8 @@ def run(config: TrainConfig) -> Path:
         logger.info("phase 1 skipped: continuing %s with its prototypes, decision heads and open-set threshold",
                     config.init_from)
     else:
-        model_config = model_config_for(config, len(labels), reconstructor)
-        model = CausalFingerprintModel(model_config)
-        adversary = nn.Sequential(nn.Linear(model_config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
+        model = phase1_start(config, labels, reconstructor)
+        adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
         model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
@@ -705,12 +711,42 @@ def run(config: TrainConfig) -> Path:
     return final
 
 
+def phase1_start(config: TrainConfig, labels: list[str], reconstructor):
+    """The model phase 1 trains: a fresh one, or (--finetune-from) a checkpoint's, every weight
+    trainable, G's trace branch included (phase 2 goes on from it)."""
+    from export.model import CausalFingerprintModel
+    from runtime.errors import InputError
+
+    fresh = model_config_for(config, len(labels), reconstructor)
+    if not config.finetune_from:
+        return CausalFingerprintModel(fresh)
+    path = Path(config.finetune_from)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint (--finetune-from)")
+    model, state = load_model(path)
+    if state["labels"] != labels:
+        raise InputError(f"{path} knows {state['labels']}, the dataset {labels}")
+    if model.config.spaces != fresh.spaces or model.config.tile != fresh.tile:
+        raise InputError(f"{path} has spaces {model.config.spaces} on {model.config.tile}-pixel tiles; this run "
+                         f"(--ablation {config.ablation}, --tile {config.tile}) wants {fresh.spaces} on {fresh.tile}")
+    if config.spectral_trace and not model.config.spectral_trace:
+        model = with_spectral_trace(model)
+    return model.requires_grad_(True)
+
+
 def continued_from(config: TrainConfig, source: dict | None) -> list[dict]:
-    """The chain of checkpoints a run continued (--init-from), newest first, with their settings."""
-    if source is None:
+    """The chain of checkpoints a run continued (--init-from or --finetune-from), newest first,
+    with their settings."""
+    if source is None and not config.finetune_from:
         return []
-    return [{"checkpoint": config.init_from, "train_config": source["train_config"]},
-            *source.get("continued_from", [])]
+    if source is None:
+        path = config.finetune_from
+        import torch
+
+        source = torch.load(path, weights_only=False)
+    else:
+        path = config.init_from
+    return [{"checkpoint": path, "train_config": source["train_config"]}, *source.get("continued_from", [])]
 
 
 def with_spectral_trace(model):

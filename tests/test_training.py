@@ -9,7 +9,7 @@ import torch
 
 from export.evaluate import fisher_discriminant_ratio
 from export.evaluate import run as evaluate_run
-from export.losses import supervised_contrastive
+from export.losses import fisher_ratio_loss, supervised_contrastive
 from export.model import CausalFingerprintModel
 from export.reconstructor import load_reconstructor
 from export.train import (build_train_tiles, known_labels, load_model,
@@ -95,6 +95,47 @@ def test_fisher_discriminant_ratio():
     tight = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 0.1
     loose = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 3
     assert fisher_discriminant_ratio(tight, labels) > 100 * fisher_discriminant_ratio(loose, labels)
+
+
+def test_fisher_ratio_loss_is_minus_the_log_of_the_reported_ratio_and_falls_as_classes_tighten():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    features = torch.randn(9, 5, dtype=torch.float64)
+    loss = fisher_ratio_loss(features, labels)
+    assert torch.isclose(loss, -torch.log(torch.tensor(fisher_discriminant_ratio(features.numpy(), labels.numpy()),
+                                                       dtype=torch.float64)))
+    assert torch.isclose(fisher_ratio_loss(features * 7, labels), loss)  # scale-free
+    features.requires_grad_(True)
+    fisher_ratio_loss(features, labels).backward()
+    tighter = (features - 0.1 * features.grad).detach()
+    assert fisher_ratio_loss(tighter, labels) < loss
+
+
+def test_finetune_from_starts_phase_1_from_a_checkpoint_and_calibrates_afresh(tiny_dataset, tiny_checkpoint, tmp_path):
+    """--finetune-from: phase 1 (here with the Fisher term) moves the checkpoint's own weights, not
+    fresh ones; the run calibrates again, continues G's trace branch and records its source."""
+    from export.train import TrainConfig, phase1_loss
+    from runtime.errors import InputError
+
+    source_model, source = load_model(tiny_checkpoint)
+    config = replace(tiny_config(tiny_dataset, tmp_path / "ft"), finetune_from=str(tiny_checkpoint), steps=6,
+                     lr=1e-4, w_fisher=0.5, cf_steps=2)
+    model, state = load_model(run(config))
+    assert state["train_config"]["finetune_from"] == str(tiny_checkpoint)
+    assert state["continued_from"][0] == {"checkpoint": str(tiny_checkpoint), "train_config": source["train_config"]}
+    moved = {name: (value - source_model.state_dict()[name]).abs().max().item()
+             for name, value in model.state_dict().items() if value.is_floating_point()}
+    assert 0 < moved["head.weight"] < 0.05  # a few small steps away from the source, not a fresh start
+    assert not torch.equal(state["prototypes"], source["prototypes"])  # calibrated again
+    tiles = build_train_tiles(config, load_reconstructor(), known_labels(tiny_dataset)[0])
+    adversary = torch.nn.Linear(model.config.content_dim, model.config.num_classes)
+    index = torch.arange(64)
+    _, parts = phase1_loss(config, model, adversary, tiles.batch(index), tiles.labels[index], tiles.content[index])
+    assert torch.isfinite(parts["fisher"])
+    for bad, message in ((dict(finetune_from=str(tmp_path / "nope.pt")), "no such checkpoint"),
+                         (dict(finetune_from=str(tiny_checkpoint), init_from=str(tiny_checkpoint)), "exclude each other"),
+                         (dict(finetune_from=str(tiny_checkpoint), ablation="residual-only"), "wants")):
+        with pytest.raises(InputError, match=message):
+            run(replace(config, output=str(tmp_path / "bad"), **bad))
 
 
 def test_counterfactual_decoder_identity_and_zero_residual(tiny_checkpoint, tiny_dataset):
@@ -188,6 +229,28 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
     assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--cnn",
                        "--ablation", str(tmp_path / "no-ablation.pt")]) == 2
     assert "no-ablation.pt" in capsys.readouterr().err
+
+
+def test_attribution_val_bench_measures_what_training_calibrated_and_names_differing_settings(
+        tiny_checkpoint, tiny_dataset, tmp_path, capsys):
+    bench = load_bench("attribution_val")
+    state = torch.load(tiny_checkpoint, weights_only=False)
+    other = tmp_path / "other.pt"
+    torch.save({**state, "train_config": {**state["train_config"], "w_fisher": 0.3}}, other)
+    output = tmp_path / "attribution_val.json"
+    assert bench.main([str(tiny_checkpoint), str(other), "--dataset", str(tiny_dataset), "--output", str(output)]) == 0
+    first, second = json.loads(output.read_text())["checkpoints"]
+    assert first.pop("w_fisher") == 0.0 and second.pop("w_fisher") == 0.3  # only the differing setting is listed
+    first.pop("checkpoint"), second.pop("checkpoint")
+    assert first == second, "the same weights measure the same"
+    assert first["accuracy"] == pytest.approx(state["val_accuracy"], abs=1e-6)  # as calibration measured it
+    assert {"fdr", "open_set_auroc", "jpeg75_accuracy", "jpeg90_all_classes_accuracy", "image_accuracy"} <= set(first)
+    assert all(0 <= first[key] <= 1 for key in ("open_set_auroc", "jpeg75_accuracy", "f_head_accuracy"))
+    assert bench.main([str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+    torch.save({**state, "labels": state["labels"][::-1]}, other)
+    assert bench.main([str(tiny_checkpoint), str(other), "--dataset", str(tiny_dataset), "--output", str(output)]) == 2
+    assert "different labels" in capsys.readouterr().err
 
 
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
