@@ -24,13 +24,12 @@ from report import checkpoints_parser, refuse_missing, write_comparison  # noqa:
 PERTURBED = {"jpeg75": 75, "jpeg90_all_classes": 90}
 
 
-def measure(path: Path, dataset: Path, split: str) -> dict:
-    """The attribution metrics of one checkpoint on one split."""
+def measure(model, state: dict, config, reconstructor, split: str) -> dict:
+    """The attribution metrics of one checkpoint (as export.train.load_model_on gives it) on one split."""
     from export.augment import jpeg
     from export.evaluate import fisher_discriminant_ratio, method_metrics, open_set, ours_predict
-    from export.train import build_eval_tiles, fingerprints, load_model_on
+    from export.train import build_eval_tiles, fingerprints
 
-    model, state, config, reconstructor = load_model_on(path, dataset)
     labels = state["labels"]
     tiles = build_eval_tiles(config, reconstructor, split, labels)
     y = tiles.labels.numpy()
@@ -57,20 +56,21 @@ def differing_settings(states: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> int:
-    import torch
+    from export.train import load_model_on
 
     args = checkpoints_parser(__doc__.split("\n")[0], ROOT, "attribution_val.json").parse_args(argv)
     if refuse_missing([args.dataset / "build.json", *args.checkpoints]):
         return 2
 
     started = time.time()
-    states = [torch.load(path, weights_only=False) for path in args.checkpoints]
+    loaded = [load_model_on(path, args.dataset) for path in args.checkpoints]
+    states = [state for _, state, _, _ in loaded]
     if any(state["labels"] != states[0]["labels"] for state in states):
         print("error: the checkpoints know different labels; compare models of one dataset", file=sys.stderr)
         return 2
     settings = differing_settings(states)
-    rows = [{"checkpoint": str(path), **{key: state["train_config"].get(key) for key in settings},
-             **measure(path, args.dataset, args.split)} for path, state in zip(args.checkpoints, states)]
+    rows = [{"checkpoint": str(path), **{key: checkpoint[1]["train_config"].get(key) for key in settings},
+             **measure(*checkpoint, args.split)} for path, checkpoint in zip(args.checkpoints, loaded)]
     write_comparison("attribution_val.py", args, argv, rows, started)
     return 0
 

@@ -661,14 +661,17 @@ def run(config: TrainConfig) -> Path:
     from export.reconstructor import load_reconstructor
     from runtime.errors import InputError
 
-    source = None
     if config.init_from and config.finetune_from:
         raise InputError("--init-from (skip phase 1) and --finetune-from (phase 1 from a checkpoint) exclude each other")
-    if config.init_from:
-        if not Path(config.init_from).is_file():
-            raise InputError(f"{config.init_from}: no such checkpoint (--init-from)")
-        source = torch.load(config.init_from, weights_only=False)
-        config = continued_config(config, source["train_config"])
+    source_path = config.init_from or config.finetune_from
+    source = None
+    if source_path:
+        if not Path(source_path).is_file():
+            flag = "--init-from" if config.init_from else "--finetune-from"
+            raise InputError(f"{source_path}: no such checkpoint ({flag})")
+        source = torch.load(source_path, weights_only=False)
+        if config.init_from:
+            config = continued_config(config, source["train_config"])
 
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -677,22 +680,20 @@ def run(config: TrainConfig) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     reconstructor = load_reconstructor(config.reconstructor or None)
     labels, held_out = known_labels(Path(config.dataset))
+    if source is not None and source["labels"] != labels:
+        raise InputError(f"{source_path} knows {source['labels']}, the dataset {labels}")
     started = time.time()
     tiles = load_or_build_tiles(config, reconstructor, labels)
     logger.info("%d train tiles (%d contents) in %.0f s", len(tiles), int(tiles.content.max()) + 1,
                 time.time() - started)
-    if source is not None:
-        model = model_from_state(source)
-        if source["labels"] != labels:
-            raise InputError(f"{config.init_from} knows {source['labels']}, the dataset {labels}")
-        if config.spectral_trace and not model.config.spectral_trace:
-            model = with_spectral_trace(model)
+    if config.init_from:
+        model = model_from_source(config, source)
         config = replace(config, spectral_trace=model.config.spectral_trace)
         calibration = {key: source[key] for key in CALIBRATION}
         logger.info("phase 1 skipped: continuing %s with its prototypes, decision heads and open-set threshold",
                     config.init_from)
     else:
-        model = phase1_start(config, labels, reconstructor)
+        model = phase1_start(config, source, len(labels), reconstructor)
         adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
         model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
@@ -706,46 +707,39 @@ def run(config: TrainConfig) -> Path:
     save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
                     labels=labels, held_out=held_out, model=model.state_dict(), **calibration,
                     reconstructor=reconstructor.source, seconds=time.time() - started,
-                    continued_from=continued_from(config, source))
+                    continued_from=continued_from(source_path, source))
     logger.info("saved %s", final)
     return final
 
 
-def phase1_start(config: TrainConfig, labels: list[str], reconstructor):
-    """The model phase 1 trains: a fresh one, or (--finetune-from) a checkpoint's, every weight
-    trainable, G's trace branch included (phase 2 goes on from it)."""
+def model_from_source(config: TrainConfig, source: dict):
+    """The model of the checkpoint a run starts from, with G's spectral trace gains added when the
+    run wants them and the checkpoint predates them."""
+    model = model_from_state(source)
+    return with_spectral_trace(model) if config.spectral_trace and not model.config.spectral_trace else model
+
+
+def phase1_start(config: TrainConfig, source: dict | None, num_classes: int, reconstructor):
+    """The model phase 1 trains: a fresh one, or (--finetune-from) the `source` checkpoint's, every
+    weight trainable, G's trace branch included (phase 2 goes on from it)."""
     from export.model import CausalFingerprintModel
     from runtime.errors import InputError
 
-    fresh = model_config_for(config, len(labels), reconstructor)
-    if not config.finetune_from:
+    fresh = model_config_for(config, num_classes, reconstructor)
+    if source is None:
         return CausalFingerprintModel(fresh)
-    path = Path(config.finetune_from)
-    if not path.is_file():
-        raise InputError(f"{path}: no such checkpoint (--finetune-from)")
-    model, state = load_model(path)
-    if state["labels"] != labels:
-        raise InputError(f"{path} knows {state['labels']}, the dataset {labels}")
+    model = model_from_source(config, source)
     if model.config.spaces != fresh.spaces or model.config.tile != fresh.tile:
-        raise InputError(f"{path} has spaces {model.config.spaces} on {model.config.tile}-pixel tiles; this run "
-                         f"(--ablation {config.ablation}, --tile {config.tile}) wants {fresh.spaces} on {fresh.tile}")
-    if config.spectral_trace and not model.config.spectral_trace:
-        model = with_spectral_trace(model)
+        raise InputError(f"{config.finetune_from} has spaces {model.config.spaces} on {model.config.tile}-pixel tiles; "
+                         f"this run (--ablation {config.ablation}, --tile {config.tile}) wants {fresh.spaces} on {fresh.tile}")
     return model.requires_grad_(True)
 
 
-def continued_from(config: TrainConfig, source: dict | None) -> list[dict]:
-    """The chain of checkpoints a run continued (--init-from or --finetune-from), newest first,
-    with their settings."""
-    if source is None and not config.finetune_from:
-        return []
+def continued_from(path: str, source: dict | None) -> list[dict]:
+    """The chain of checkpoints a run continued (--init-from or --finetune-from `path`), newest
+    first, with their settings."""
     if source is None:
-        path = config.finetune_from
-        import torch
-
-        source = torch.load(path, weights_only=False)
-    else:
-        path = config.init_from
+        return []
     return [{"checkpoint": path, "train_config": source["train_config"]}, *source.get("continued_from", [])]
 
 
