@@ -252,6 +252,15 @@ def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np
     return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
 
 
+def share_called_unknown(scores: np.ndarray, threshold: float, photos: list[str], labels: np.ndarray) -> float:
+    """The share of images (photo, source) the runtime calls "unknown source": more than
+    UNKNOWN_IF_FRACTION_ABOVE of their tiles score above `threshold`."""
+    from export.train import UNKNOWN_IF_FRACTION_ABOVE
+
+    shares = image_means((scores > threshold).astype(np.float64), photos, labels)
+    return float((shares > UNKNOWN_IF_FRACTION_ABOVE).mean())
+
+
 def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
     """Per-tile "unknown" scores (higher: more likely unknown). `energy` is the runtime's."""
     import torch
@@ -292,7 +301,10 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     return {"auroc": scores["energy"]["tile_auroc"], "held_out": held_out, "scores": scores,
             "threshold": threshold,
             "known_flagged_unknown": float((known_scores["energy"] > threshold).mean()),
-            "unknown_flagged_unknown": float((unknown_scores["energy"] > threshold).mean())}
+            "unknown_flagged_unknown": float((unknown_scores["energy"] > threshold).mean()),
+            "images_called_unknown": {
+                "known": share_called_unknown(known_scores["energy"], threshold, known.photos, known.labels.numpy()),
+                "unknown": share_called_unknown(unknown_scores["energy"], threshold, unknown.photos, unknown.labels.numpy())}}
 
 
 def markdown(result: dict) -> str:
@@ -316,7 +328,11 @@ def markdown(result: dict) -> str:
         lines += [f"**Open set:** AUROC {open_set['auroc']:.4f} for held-out {', '.join(open_set['held_out'])} vs "
                   f"known sources (tiles, the runtime's energy score); at the calibrated threshold "
                   f"{open_set['unknown_flagged_unknown']:.3f} of unknown tiles and "
-                  f"{open_set['known_flagged_unknown']:.3f} of known tiles are flagged. Other scores: "
+                  f"{open_set['known_flagged_unknown']:.3f} of known tiles are flagged"
+                  + (f"; the app's rule for a whole image (more than half its tiles flagged) calls "
+                     f"{open_set['images_called_unknown']['unknown']:.3f} of unknown images and "
+                     f"{open_set['images_called_unknown']['known']:.3f} of known images unknown"
+                     if "images_called_unknown" in open_set else "") + ". Other scores: "
                   + "; ".join(f"{name} tile {v['tile_auroc']:.4f}, image {v['image_auroc']:.4f}"
                               for name, v in open_set["scores"].items()) + ".", ""]
     lines += ["**Robustness (our accuracy):** " + ", ".join(f"{k} {v:.4f}" for k, v in result["robustness"].items()), "",

@@ -239,6 +239,7 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
 def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, stride: int,
                   tolerance: float) -> dict:
     from export.generators import listing
+    from export.train import UNKNOWN_IF_FRACTION_ABOVE
     from runtime.engine import max_change_rms
 
     rows = {row["name"]: row for row in listing()}
@@ -282,7 +283,7 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
                               "within the range (lower: stronger)"},
         "open_set": {"threshold": state["open_set_threshold"],
                      "score": "energy: -logsumexp(logits) of a tile (higher: more likely unknown)",
-                     "unknown_if_fraction_above": 0.5},
+                     "unknown_if_fraction_above": UNKNOWN_IF_FRACTION_ABOVE},
         "files": files,
         "opset": OPSET,
         "parity_tolerance": tolerance,

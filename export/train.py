@@ -328,6 +328,11 @@ def prototype_distance(mu, protos, spread):
     return torch.sqrt(scaled.pow(2).mean(-1)).min(dim=1).values
 
 
+# The product's rule for a whole image: "unknown source" when more than this share of its tiles score
+# above the open-set threshold (one share for the manifest, the runtime and the evaluation).
+UNKNOWN_IF_FRACTION_ABOVE = 0.5
+
+
 def open_set_score(logits):
     """The "unknown source" score of a tile, higher: more likely unknown. The energy score
     -logsumexp(logits) (Liu et al. 2020): on the held-out zoo members it separates better than

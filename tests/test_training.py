@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.evaluate import fisher_discriminant_ratio
+from export.evaluate import fisher_discriminant_ratio, share_called_unknown
 from export.evaluate import run as evaluate_run
 from export.losses import fisher_ratio_loss, supervised_contrastive
 from export.model import CausalFingerprintModel
@@ -74,6 +74,7 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
         assert np.array(metrics["confusion"]).shape == (4, 4)
     assert result["fdr"]["value"] > 0 and "tr(S_B)" in result["fdr"]["formula"]
     assert 0 <= result["open_set"]["auroc"] <= 1
+    assert all(0 <= share <= 1 for share in result["open_set"]["images_called_unknown"].values())
     assert set(result["robustness"]) == {"jpeg95", "jpeg75", "jpeg50", "resize0.5", "resize1.5", "blur1", "crop"}
     assert set(result["format_shortcut"]) == {"jpeg90_all_classes_accuracy", "clean_accuracy"}
     assert {"ssim_mean", "psnr_mean", "true_source_rate", "chance", "true_source_rate_strongest_baseline",
@@ -81,6 +82,16 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert result["anonymization"]["chance"] == pytest.approx(1 / 3)
     assert output.with_suffix(".md").read_text().startswith("# Attribution benchmark")
     assert {p.name for p in (tmp_path / "docs").iterdir()} == {"fingerprint_space.png", "confusion.png", "anonymize.png"}
+
+
+def test_an_image_is_called_unknown_when_more_than_half_its_tiles_are_flagged():
+    # three images (photo, source): 3 of 4 tiles above the threshold, 2 of 4 (not more than half), 0 of 2
+    scores = np.array([1.0, 2.0, 3.0, -1.0, 5.0, 5.0, -2.0, -3.0, -1.0, -1.0])
+    photos = ["a"] * 8 + ["b"] * 2
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
+    assert share_called_unknown(scores, 0.5, photos, labels) == pytest.approx(1 / 3)
+    assert share_called_unknown(scores, -5.0, photos, labels) == 1.0
+    assert share_called_unknown(scores, 10.0, photos, labels) == 0.0
 
 
 def test_supervised_contrastive_prefers_grouped_features():
