@@ -131,10 +131,13 @@ def _resolve_photos(photos_dir: Path | None, splits_file: Path | None, seed: int
 
 def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None = None,
           generators: list[str] | None = None, limit_photos: int | None = None, tile: int = 64,
-          stride: int = 32, scale: float = DEFAULT_SCALE, seed: int = 0, zoo_dir: Path = ZOO_DIR) -> list[dict]:
+          stride: int = 32, scale: float = DEFAULT_SCALE, seed: int = 0, zoo_dir: Path = ZOO_DIR,
+          train_scales: tuple[float, ...] = ()) -> list[dict]:
     """Build the content-matched dataset: every photo of every split through every class.
 
-    Deterministic for a given seed. Returns the index rows."""
+    `train_scales` adds each train photo again at these scales (of the original file), named
+    `<photo>-x<scale>`: more content and coarser detail for training, while validation and test
+    stay exactly as they are without it. Deterministic for a given seed. Returns the index rows."""
     from tqdm import tqdm
 
     rows_by_name = {row["name"]: row for row in listing()}
@@ -143,6 +146,9 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
         check_name(name)
     if stride < 1 or tile < 8:
         raise InputError(f"need tile >= 8 and stride >= 1, got tile {tile}, stride {stride}")
+    for extra in train_scales:
+        if not 0 < extra <= 1 or extra == scale:
+            raise InputError(f"each train scale must be in (0, 1] and differ from --scale {scale}, got {extra}")
     by_split = _resolve_photos(photos_dir, splits_file, seed)
     if limit_photos:
         by_split = {split: photos[:limit_photos] for split, photos in by_split.items()}
@@ -150,30 +156,33 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
     for name in labels:
         if name != REAL:
             regenerate.model(name)
-    jobs = [(split, photo) for split in SPLIT_NAMES for photo in by_split[split]]
+    jobs = [(split, photo.name, photo.path, scale) for split in SPLIT_NAMES for photo in by_split[split]]
+    jobs += [("train", f"{photo.name}-x{extra:g}", photo.path, extra)
+             for extra in train_scales for photo in by_split["train"]]
     index: list[dict] = []
     with StagedOutput(Path(output)) as staging:
-        for split, photo in tqdm(jobs, desc="build", unit="photo"):
-            prepared = prepare(read_image(photo.path), scale)
+        for split, photo_name, path, photo_scale in tqdm(jobs, desc="build", unit="photo"):
+            prepared = prepare(read_image(path), photo_scale)
             if min(prepared.shape[:2]) < tile:
                 logger.warning("%s: %s after preparation is smaller than a %d tile; skipped",
-                               photo.name, prepared.shape[:2], tile)
+                               photo_name, prepared.shape[:2], tile)
                 continue
             for name in labels:
                 image = regenerate(name, prepared, seed)
-                save_png(image, staging / "images" / split / name / f"{photo.name}.png")
+                save_png(image, staging / "images" / split / name / f"{photo_name}.png")
                 for top, left in tile_grid(*image.shape[:2], tile, stride):
-                    relative = Path("tiles", split, name, f"{photo.name}_{top}_{left}.png")
+                    relative = Path("tiles", split, name, f"{photo_name}_{top}_{left}.png")
                     save_png(image[top : top + tile, left : left + tile], staging / relative)
                     row = rows_by_name[name]
                     index.append({"split": split, "label": name, "family": row["family"],
-                                  "held_out": int(row["held_out"]), "photo": photo.name,
+                                  "held_out": int(row["held_out"]), "photo": photo_name,
                                   "top": top, "left": left, "path": relative.as_posix()})
         with open(staging / "index.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(index[0]) if index else ["path"])
             writer.writeheader()
             writer.writerows(index)
-        settings = {"tile": tile, "stride": stride, "scale": scale, "seed": seed, "labels": labels,
+        settings = {"tile": tile, "stride": stride, "scale": scale, "train_scales": list(train_scales),
+                    "seed": seed, "labels": labels,
                     "splits": {s: [p.name for p in by_split[s]] for s in SPLIT_NAMES},
                     "photos": str(photos_dir) if photos_dir else "package photos",
                     "zoo": [rows_by_name[n] for n in labels]}

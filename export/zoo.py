@@ -5,7 +5,7 @@ benchmark dataset, retrain it, and report its PSNR table and figure.
 
     python -m export.zoo list --json
     python -m export.zoo regenerate --generator NAME --input DIR --output DIR [--scale 1.0]
-    python -m export.zoo build --output DIR [--photos DIR] [--tile 64] [--stride 32] [--seed 0]
+    python -m export.zoo build --output DIR [--photos DIR] [--tile 64] [--stride 32] [--seed 0] [--train-scales S ...]
     python -m export.zoo train [--only NAME ...] [--steps-scale 1.0]   # not run in CI
     python -m export.zoo report [--output bench/results/zoo.json]
     python -m export.zoo figure [--output docs/zoo.png]
@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--stride", type=int, default=32)
     build.add_argument("--scale", type=float, default=DEFAULT_SCALE)
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--train-scales", type=float, nargs="+", default=[], metavar="SCALE",
+                       help="add each train photo again at these scales of the original (val and test unchanged)")
 
     train = commands.add_parser("train", help="retrain the zoo (minutes per member on CPU; not in CI)")
     train.add_argument("--only", nargs="+", help="train just these members")
@@ -94,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "build":
         index = dataset.build(args.output, photos_dir=args.photos, splits_file=args.splits,
                               generators=args.generators, limit_photos=args.limit_photos,
-                              tile=args.tile, stride=args.stride, scale=args.scale, seed=args.seed)
+                              tile=args.tile, stride=args.stride, scale=args.scale, seed=args.seed,
+                              train_scales=tuple(args.train_scales))
         print(f"{len(index)} tiles in {args.output}")
     elif args.command == "train":
         from export.zoo_report import train_zoo

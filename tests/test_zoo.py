@@ -152,6 +152,23 @@ def test_build_is_deterministic_content_matched_and_by_photo(tmp_path):
     assert _tree_digest(tmp_path / "a") != _tree_digest(tmp_path / "c"), "the seed must matter (diffusion noise)"
 
 
+def test_train_scales_add_train_photos_and_leave_val_and_test_alone(tmp_path):
+    args = dict(generators=["real", "gan-nearest"], limit_photos=1, tile=64, stride=64)
+    build(tmp_path / "plain", **args)
+    build(tmp_path / "multi", **args, train_scales=(0.35,))
+    plain, multi = read_index(tmp_path / "plain"), read_index(tmp_path / "multi")
+    for split in ("val", "test"):
+        assert [r for r in multi if r["split"] == split] == [r for r in plain if r["split"] == split]
+        assert (_tree_digest(tmp_path / "multi" / "images" / split)
+                == _tree_digest(tmp_path / "plain" / "images" / split))
+    [train_photo] = {r["photo"] for r in plain if r["split"] == "train"}
+    assert {r["photo"] for r in multi if r["split"] == "train"} == {train_photo, f"{train_photo}-x0.35"}
+    original = read_image(next(p for p in package_photos() if p.name == train_photo).path)
+    smaller = read_image(tmp_path / "multi" / "images" / "train" / "real" / f"{train_photo}-x0.35.png")
+    assert smaller.shape[:2] == tuple(round(0.35 * n) for n in original.shape[:2])
+    assert json.loads((tmp_path / "multi" / "build.json").read_text())["train_scales"] == [0.35]
+
+
 def test_build_from_a_users_folder(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -172,6 +189,7 @@ def test_build_from_a_users_folder(tmp_path):
         (["regenerate", "--generator", "stylegan9", "--input", "{good}", "--output", "{out}"], "unknown generator 'stylegan9'"),
         (["build", "--generators", "stylegan9", "--output", "{out}"], "unknown generator 'stylegan9'"),
         (["build", "--photos", "{missing}", "--output", "{out}"], "no such folder"),
+        (["build", "--train-scales", "1.5", "--output", "{out}"], "each train scale must be in (0, 1]"),
     ],
 )
 def test_bad_input_gives_one_clear_line_and_writes_nothing(arguments, message, tmp_path, odd_images):
