@@ -39,7 +39,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -53,46 +53,52 @@ PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
 CF_OBJECTIVES = ("away", "uniform")
 
 
+def _setting(default, description: str):
+    """A TrainConfig field whose help text the command line shows."""
+    return field(default=default, metadata={"help": description})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every setting of a training run; saved in the checkpoint and the manifest."""
 
-    dataset: str = "data/zoo"
-    output: str = "runs/causal"
-    reconstructor: str = ""  # empty: the embedded one; else a folder or Hub repo id
-    tile: int = 64
-    ablation: str = "none"  # "none" or "residual-only" (pixel residual, no decoupling)
-    steps: int = 5000
-    contents_per_batch: int = 6
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    tiles_per_megapixel: float = 700.0
-    augment_draws: int = 6
-    val_stride: int = 32
-    temperature: float = 0.1
-    w_space: float = 0.5
-    w_supcon_f: float = 0.3
-    w_supcon_c: float = 0.3
-    w_adversary: float = 0.3
-    w_recon: float = 1.0
-    w_kl: float = 1e-3
-    w_fisher: float = 0.0  # log tr(S_W) - log tr(S_B) of f on each batch (export.losses.fisher_ratio_loss)
-    cf_steps: int = 4000
-    cf_lr: float = 1e-3
-    cf_batch: int = 24
-    cf_objective: str = CF_OBJECTIVES[0]  # see neutral_loss
-    cf_psnr_floor: float = 35.2  # dB: each tile's change is scaled to stay above it (35 dB: the quality target, plus 8-bit rounding)
-    w_judge: float = 0.0  # weight of the dct-linear surrogates in the counterfactual loss; 0: our heads only (the shipped model continued with it: README)
-    judges: int = 1  # dct-linear surrogates, each fitted on its own draw of train tiles; the loss averages them
-    cnn_judges: int = 0  # surrogates of each CNN baseline family (pixel-cnn on x, residual-cnn on x - R(x)), each its own fit
-    cnn_judge_steps: int = 1500  # the fit of each CNN surrogate (the evaluation's pixel-cnn baseline: 1500)
-    spectral_trace: bool = True  # G's trace branch also rescales the residual's DCT coefficients (export.model.SpectralTrace)
-    init_from: str = ""  # a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)
-    finetune_from: str = ""  # a model.pt: phase 1 starts from its weights (all of them, G too), then calibration and phase 2 afresh
-    open_set_quantile: float = 0.95
-    seed: int = 0
-    checkpoint_every: int = 250
-    threads: int = 0  # 0: torch's default
+    dataset: str = _setting("data/zoo", "a dataset built by `python -m export.zoo build`")
+    output: str = _setting("runs/causal", "run folder: model.pt, resumable checkpoints, cached train tiles")
+    reconstructor: str = _setting("", "empty: the embedded reconstructor; else a folder or Hub repo id")
+    tile: int = _setting(64, "tile side in pixels")
+    ablation: str = _setting("none", '"none" or "residual-only" (pixel residual, no decoupling)')
+    steps: int = _setting(5000, "phase-1 steps (encoder, heads, decoder)")
+    contents_per_batch: int = _setting(6, "crops per batch, each seen through every class")
+    lr: float = _setting(2e-3, "phase-1 AdamW learning rate")
+    weight_decay: float = _setting(1e-4, "phase-1 AdamW weight decay")
+    tiles_per_megapixel: float = _setting(700.0, "random train tiles per megapixel of a photo, per draw")
+    augment_draws: int = _setting(6, "perturbed draws of each train photo (JPEG, resize, blur; one per family in turn)")
+    val_stride: int = _setting(32, "grid stride of the validation tiles")
+    temperature: float = _setting(0.1, "temperature of the supervised contrastive losses")
+    w_space: float = _setting(0.5, "weight of the per-space heads' cross-entropy")
+    w_supcon_f: float = _setting(0.3, "weight of supervised contrastive on f by source")
+    w_supcon_c: float = _setting(0.3, "weight of supervised contrastive on c by content")
+    w_adversary: float = _setting(0.3, "weight of the adversary that keeps the source out of c")
+    w_recon: float = _setting(1.0, "weight of the decoder's residual reconstruction")
+    w_kl: float = _setting(1e-3, "weight of the KL of f's posterior")
+    w_fisher: float = _setting(0.0, "weight of log tr(S_W) - log tr(S_B) of f on each batch (export.losses.fisher_ratio_loss)")
+    cf_steps: int = _setting(4000, "phase-2 (counterfactual) steps")
+    cf_lr: float = _setting(1e-3, "phase-2 Adam learning rate")
+    cf_batch: int = _setting(24, "phase-2 tiles per step")
+    cf_objective: str = _setting(CF_OBJECTIVES[0], f"neutral-target objective: {' or '.join(CF_OBJECTIVES)} (see neutral_loss)")
+    # 35.2 dB: the 35 dB quality target plus the loss of 8-bit rounding.
+    cf_psnr_floor: float = _setting(35.2, "dB: each tile's change is scaled to stay above it")
+    w_judge: float = _setting(0.0, "weight of the dct-linear surrogates in the counterfactual loss; 0: our heads only")
+    judges: int = _setting(1, "dct-linear surrogates, each fitted on its own draw of train tiles; the loss averages them")
+    cnn_judges: int = _setting(0, "surrogates of each CNN baseline family (pixel-cnn on x, residual-cnn on x - R(x))")
+    cnn_judge_steps: int = _setting(1500, "the fit of each CNN surrogate (the evaluation's pixel-cnn baseline: 1500)")
+    spectral_trace: bool = _setting(True, "G's trace branch also rescales the residual's DCT coefficients")
+    init_from: str = _setting("", "a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)")
+    finetune_from: str = _setting("", "a model.pt: phase 1 starts from its weights, then calibration and phase 2 afresh")
+    open_set_quantile: float = _setting(0.95, "share of known validation tiles below the open-set threshold")
+    seed: int = _setting(0, "seed of every draw and initialisation")
+    checkpoint_every: int = _setting(250, "steps between resumable checkpoints")
+    threads: int = _setting(0, "torch CPU threads; 0: torch's default")
 
     @property
     def decoupled(self) -> bool:
@@ -796,13 +802,14 @@ def load_model_on(path: Path, dataset: Path):
 def parse_config(argv: list[str] | None) -> TrainConfig:
     parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
-    for field in fields(TrainConfig):
-        value = getattr(defaults, field.name)
-        flag = f"--{field.name.replace('_', '-')}"
+    for setting in fields(TrainConfig):
+        value = getattr(defaults, setting.name)
+        flag = f"--{setting.name.replace('_', '-')}"
+        help_text = setting.metadata["help"] + " (default: %(default)s)"
         if isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value, help=setting.metadata["help"])
         else:
-            parser.add_argument(flag, type=type(value), default=value)
+            parser.add_argument(flag, type=type(value), default=value, help=help_text)
     args = parser.parse_args(argv)
     config = replace(defaults, **{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     if config.ablation not in ("none", "residual-only"):

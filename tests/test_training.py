@@ -218,6 +218,24 @@ def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
     assert f"{flag} must be" in capsys.readouterr().err
 
 
+def test_train_help_describes_every_setting_with_its_default(capsys, monkeypatch):
+    from dataclasses import fields
+
+    from export.train import TrainConfig, parse_config
+
+    monkeypatch.setenv("COLUMNS", "2000")  # argparse would wrap at hyphens
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_config(["--help"])
+    assert stopped.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for setting in fields(TrainConfig):
+        description = " ".join(setting.metadata["help"].split())
+        assert description and description in shown, setting.name
+        assert f"--{setting.name.replace('_', '-')}" in shown
+    assert "phase-1 steps (encoder, heads, decoder) (default: 5000)" in shown
+
+
 def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny_checkpoint, tiny_dataset,
                                                                             tmp_path, capsys):
     bench = load_bench("anonymize_val")
