@@ -10,14 +10,14 @@ stay the committed ones, so a zoo built this way has the same val and test image
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from export.photos import load_splits, package_photos
+from export.photos import load_splits, package_file, package_photos
+from runtime.errors import InputError
 from runtime.intake import save_png
 
 GREY_NPZ = (("pywt", "data/aero.npz", "aero"), ("pywt", "data/ascent.npz", "ascent"))
@@ -26,13 +26,9 @@ FILES = (("mahotas", "demos/data/luispedro.jpg", "luispedro"),)
 
 def _package_file(package: str, relative: str) -> Path:
     try:
-        module = importlib.import_module(package)
-    except ModuleNotFoundError as error:
-        raise SystemExit(f"error: {package} is not installed (pip install PyWavelets mahotas)") from error
-    path = Path(module.__file__).parent / relative
-    if not path.is_file():
-        raise SystemExit(f"error: {path} is missing from the installed {package}")
-    return path
+        return package_file(package, relative)
+    except InputError as error:
+        raise SystemExit(f"error: {error} (this script needs `pip install PyWavelets mahotas`)") from error
 
 
 def main() -> None:

@@ -62,22 +62,21 @@ class Photo:
     path: Path
 
 
-def _package_dir(package: str) -> Path:
+def package_file(package: str, relative: str) -> Path:
+    """A file inside an installed package (found without importing it); InputError if the package
+    is not installed or lacks the file."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise InputError(f"package {package!r} is not installed; install requirements-train.txt")
-    return Path(spec.origin).parent
+    path = Path(spec.origin).parent / relative
+    if not path.is_file():
+        raise InputError(f"{path} is missing from the installed {package}")
+    return path
 
 
 def package_photos() -> list[Photo]:
     """The built-in pool: photos that ship inside scikit-image, scikit-learn, matplotlib and gradio."""
-    photos = []
-    for package, relative, name in PACKAGE_PHOTOS:
-        path = _package_dir(package) / relative
-        if not path.is_file():
-            raise InputError(f"{path}: photo {name!r} is missing from the installed {package}")
-        photos.append(Photo(name, path))
-    return photos
+    return [Photo(name, package_file(package, relative)) for package, relative, name in PACKAGE_PHOTOS]
 
 
 def folder_photos(folder: str | Path) -> list[Photo]:
