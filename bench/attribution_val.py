@@ -7,8 +7,9 @@ the test photos are for the final figures only), with the evaluation's own measu
 Per checkpoint: its phase-1 settings that differ between the checkpoints compared, and on the
 split's grid tiles: the decision's tile accuracy and whole-image accuracy, the f head's, the FDR
 of f, the open-set AUROC of the runtime's energy score (held-out zoo members vs known sources,
-tiles and images), and the accuracy after jpeg75 and with every class re-saved as JPEG q90 (the
-format shortcut). Anonymization is bench/anonymize_val.py's.
+tiles and images), the share of held-out and of known images the runtime calls unknown, and the
+accuracy after jpeg75 and with every class re-saved as JPEG q90 (the format shortcut).
+Anonymization is bench/anonymize_val.py's.
 """
 from __future__ import annotations
 
@@ -39,10 +40,12 @@ def measure(model, state: dict, config, reconstructor, split: str) -> dict:
            "f_head_accuracy": float((outputs["logits"].argmax(1).numpy() == y).mean()),
            "decision_spaces": list(model.config.decision_spaces),
            "fdr": fisher_discriminant_ratio(outputs["mu"].numpy(), y)}
-    held = open_set(model, state, config, reconstructor, tiles, outputs["mu"], outputs["logits"], state["held_out"])
+    held = open_set(model, state, config, reconstructor, tiles, outputs["mu"], outputs["logits"], state["held_out"],
+                    split)
     if held["auroc"] is not None:
         row["open_set_auroc"] = held["auroc"]
         row["open_set_image_auroc"] = held["scores"]["energy"]["image_auroc"]
+        row["images_called_unknown"] = held["images_called_unknown"]
     for name, quality in PERTURBED.items():
         perturbed = build_eval_tiles(config, reconstructor, split, labels, perturb=lambda im, q=quality: jpeg(im, q))
         row[f"{name}_accuracy"] = float((ours_predict(model, perturbed)[0].argmax(1) == perturbed.labels.numpy()).mean())

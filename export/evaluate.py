@@ -273,16 +273,17 @@ def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
             "max_softmax": (1 - torch.softmax(logits, 1).max(1).values).numpy()}
 
 
-def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out) -> dict:
+def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out, split: str = "test") -> dict:
     """AUROC of "unknown" scores, held-out zoo members (positives) vs known sources, per tile and
-    per whole image (mean tile score), for the runtime's score (energy) and two others."""
+    per whole image (mean tile score), for the runtime's score (energy) and two others, on the
+    photos of `split` (the split of the `known` tiles)."""
     from sklearn.metrics import roc_auc_score
 
     from export.train import build_eval_tiles, fingerprints
 
     if not held_out:
         return {"auroc": None, "note": "no held-out members in this dataset"}
-    unknown = build_eval_tiles(config, reconstructor, "test", held_out)
+    unknown = build_eval_tiles(config, reconstructor, split, held_out)
     unknown_outputs = fingerprints(model, unknown)
     unknown_mu, unknown_logits = unknown_outputs["mu"], unknown_outputs["logits"]
     protos, spread = state["prototypes"], state["spread"]
