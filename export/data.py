@@ -90,13 +90,19 @@ def reconstruct(reconstructor: Reconstructor, x_uint8: np.ndarray, batch: int = 
     outs = {"x_hat": [], "z": [], "z_hat": []}
     steps = range(0, len(x_all), batch)
     for start in tqdm(steps, desc=progress, disable=progress is None, leave=False):
-        x = x_all[start : start + batch].float().div(127.5).sub(1.0)
-        z = reconstructor.encode(x)
-        x_hat = reconstructor.decode(z).clamp(-1, 1)
-        outs["z"].append(z.half())
-        outs["x_hat"].append(x_hat.half())
-        outs["z_hat"].append(reconstructor.encode(x_hat).half())
+        x_hat, z, z_hat = reconstruct_tensor(reconstructor, x_all[start : start + batch].float().div(127.5).sub(1.0))
+        outs["x_hat"].append(x_hat)
+        outs["z"].append(z)
+        outs["z_hat"].append(z_hat)
     return x_all, torch.cat(outs["x_hat"]), torch.cat(outs["z"]), torch.cat(outs["z_hat"])
+
+
+@torch.no_grad()
+def reconstruct_tensor(reconstructor: Reconstructor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(x_hat, z, z_hat) of tiles x ((N, 3, S, S) in [-1, 1]), in half precision as a TileSet stores them."""
+    z = reconstructor.encode(x)
+    x_hat = reconstructor.decode(z).clamp(-1, 1)
+    return x_hat.half(), z.half(), reconstructor.encode(x_hat).half()
 
 
 def make_tileset(reconstructor: Reconstructor, xs, ys, contents, photos, names, progress=None) -> TileSet:

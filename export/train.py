@@ -51,6 +51,7 @@ PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
 
 # Neutral-target objectives of the counterfactual phase (see neutral_loss); the first is the default.
 CF_OBJECTIVES = ("away", "uniform")
+OUTLIER_KINDS = ("tilt", "blend")
 
 
 def _setting(default, description: str):
@@ -82,6 +83,10 @@ class TrainConfig:
     w_recon: float = _setting(1.0, "weight of the decoder's residual reconstruction")
     w_kl: float = _setting(1e-3, "weight of the KL of f's posterior")
     w_fisher: float = _setting(0.0, "weight of log tr(S_W) - log tr(S_B) of f on each batch (export.losses.fisher_ratio_loss)")
+    w_outlier: float = _setting(0.0, "weight of outlier exposure: energy margins on synthetic unknown sources (--outliers); 0: off")
+    energy_margin_known: float = _setting(-8.0, "outlier exposure pushes known tiles' energy -logsumexp(f-head logits) below this")
+    energy_margin_unknown: float = _setting(-3.0, "... and the synthetic unknown tiles' energy above this")
+    outliers: str = _setting(OUTLIER_KINDS[0], f"synthetic unknown sources: {' or '.join(OUTLIER_KINDS)} (see synthetic_unknowns)")
     cf_steps: int = _setting(4000, "phase-2 (counterfactual) steps")
     cf_lr: float = _setting(1e-3, "phase-2 Adam learning rate")
     cf_batch: int = _setting(24, "phase-2 tiles per step")
@@ -190,12 +195,14 @@ def model_config_for(config: TrainConfig, num_classes: int, reconstructor):
                        latent_downsample=reconstructor.downsample, spaces=spaces, spectral_trace=config.spectral_trace)
 
 
-def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
-    """Loss of one attribution/decoupling step, and its parts for the progress bar."""
+def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents, unknown_batch=None):
+    """Loss of one attribution/decoupling step, and its parts for the progress bar. `unknown_batch`
+    (x, x_hat, z, z_hat of synthetic unknown tiles) adds outlier exposure, weighted by w_outlier."""
     import torch
     from torch import nn
 
-    from export.losses import fisher_ratio_loss, gaussian_kl, reverse_gradient, supervised_contrastive
+    from export.losses import (energy_margin_loss, fisher_ratio_loss, gaussian_kl, reverse_gradient,
+                               supervised_contrastive)
 
     out = model.encode(*batch)
     f = out["mu"] + torch.randn_like(out["mu"]) * (0.5 * out["logvar"]).exp()
@@ -216,7 +223,75 @@ def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
     if config.w_fisher > 0:
         parts["fisher"] = fisher_ratio_loss(out["mu"], labels)
         total = total + config.w_fisher * parts["fisher"]
+    if unknown_batch is not None:
+        parts["outlier"] = energy_margin_loss(out["logits"], model.encode(*unknown_batch)["logits"],
+                                              config.energy_margin_known, config.energy_margin_unknown)
+        total = total + config.w_outlier * parts["outlier"]
     return total, parts
+
+
+def synthetic_unknowns(kind: str, x, labels, contents, real_index: int, generator):
+    """Tiles of sources that are none of the known ones, made from a batch of whole content groups,
+    about one per two generated tiles, rounded to 8 bits as a saved image would be. "tilt": a known
+    generator's trace (its tile minus the real tile of the same crop) with its spectrum tilted
+    toward high or low frequencies, as a sibling with another upsampling kernel or capacity would
+    leave it; "blend": two known generators' tiles of one crop mixed."""
+    if kind == "tilt":
+        return tilted_unknowns(x, labels, contents, real_index, generator)
+    if kind == "blend":
+        return blended_unknowns(x, labels, contents, real_index, generator)
+    raise ValueError(f"outliers must be one of {', '.join(OUTLIER_KINDS)}, got {kind!r}")
+
+
+def tilted_unknowns(x, labels, contents, real_index: int, generator):
+    """Half the generated tiles, each rebuilt as its crop's real tile plus its trace under
+    `tilt_trace` with a slope drawn from +-[1, 2] (see synthetic_unknowns)."""
+    import torch
+
+    generated = torch.nonzero(labels != real_index).flatten()
+    chosen = generated[torch.randperm(len(generated), generator=generator)[: len(generated) // 2]]
+    real_of = {c: i for i, (c, lab) in enumerate(zip(contents.tolist(), labels.tolist())) if lab == real_index}
+    chosen = chosen[[int(contents[i]) in real_of for i in chosen.tolist()]]
+    real = x[[real_of[int(contents[i])] for i in chosen.tolist()]]
+    magnitude = torch.empty(len(chosen), 1, 1, 1).uniform_(1.0, 2.0, generator=generator)
+    sign = torch.randint(0, 2, (len(chosen), 1, 1, 1), generator=generator) * 2 - 1
+    tilted = real + tilt_trace(x[chosen] - real, sign * magnitude)
+    return tilted.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
+
+
+def tilt_trace(trace, slope):
+    """`trace` (N, C, S, S) with its Fourier amplitudes scaled by exp(slope * (radius - 0.5)), radius
+    the frequency over Nyquist in [0, 1]: slope > 0 sharper, < 0 smoother, 0 unchanged."""
+    import torch
+
+    size = trace.shape[-1]
+    fy = torch.fft.fftfreq(size).abs()[:, None]
+    fx = torch.fft.rfftfreq(size)[None, :]
+    radius = (fy.pow(2) + fx.pow(2)).sqrt().clamp(max=0.5) / 0.5
+    gain = torch.exp(torch.as_tensor(slope, dtype=trace.dtype) * (radius - 0.5))
+    return torch.fft.irfft2(torch.fft.rfft2(trace) * gain, s=(size, size))
+
+
+def blended_unknowns(x, labels, contents, real_index: int, generator):
+    """Synthetic unknown sources for outlier exposure: pairs of different known generators' tiles of
+    the same crop (never "real"), blended with a weight drawn from [0.3, 0.7] and rounded to 8 bits as
+    a saved image would be. A blend carries both parents' traces at part strength: a source that is
+    none of the known ones. Returns (N', 3, S, S) in [-1, 1]; N' is about half the generated tiles."""
+    import torch
+
+    first, second = [], []
+    for content in contents.unique().tolist():
+        members = torch.nonzero((contents == content) & (labels != real_index)).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        half = len(members) // 2
+        pairs = torch.stack([members[:half], members[half : 2 * half]], 1)
+        pairs = pairs[labels[pairs[:, 0]] != labels[pairs[:, 1]]]
+        first.append(pairs[:, 0])
+        second.append(pairs[:, 1])
+    first, second = torch.cat(first), torch.cat(second)
+    weight = torch.empty(len(first), 1, 1, 1).uniform_(0.3, 0.7, generator=generator)
+    blend = weight * x[first] + (1 - weight) * x[second]
+    return blend.add(1).mul(127.5).round().div(127.5).sub(1)
 
 
 def content_batches(tiles, contents_per_batch: int, generator):
@@ -241,10 +316,14 @@ def save_checkpoint(path: Path, **state) -> None:
     temporary.replace(path)
 
 
-def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path):
-    """Attribution and decoupling; resumes from `checkpoint`. Returns (model, loss per step)."""
+def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path, reconstructor=None,
+                 real_index: int = 0):
+    """Attribution and decoupling; resumes from `checkpoint`. Returns (model, loss per step). With
+    w_outlier > 0, each step also sees `synthetic_unknowns` of its batch through `reconstructor`."""
     import torch
     from tqdm import tqdm
+
+    from export.data import reconstruct_tensor
 
     params = list(model.parameters()) + list(adversary.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -270,8 +349,14 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path)
     bar = tqdm(range(start, config.steps), desc="phase 1", initial=start, total=config.steps)
     for step in bar:
         index = next(batches)
-        loss, parts = phase1_loss(config, model, adversary, tiles.batch(index), tiles.labels[index],
-                                  tiles.content[index])
+        batch = tiles.batch(index)
+        unknown_batch = None
+        if config.w_outlier > 0:
+            unknown = synthetic_unknowns(config.outliers, batch[0], tiles.labels[index], tiles.content[index],
+                                         real_index, generator)
+            unknown_batch = (unknown, *(part.float() for part in reconstruct_tensor(reconstructor, unknown)))
+        loss, parts = phase1_loss(config, model, adversary, batch, tiles.labels[index], tiles.content[index],
+                                  unknown_batch)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -706,7 +791,8 @@ def run(config: TrainConfig) -> Path:
     else:
         model = phase1_start(config, source, len(labels), reconstructor)
         adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
-        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
+        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt", reconstructor,
+                                labels.index("real"))
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     real_index = labels.index("real")
     if config.decoupled and config.cf_steps > 0:
@@ -816,6 +902,8 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
         parser.error(f"--ablation must be none or residual-only, got {config.ablation!r}")
     if config.cf_objective not in CF_OBJECTIVES:
         parser.error(f"--cf-objective must be one of {', '.join(CF_OBJECTIVES)}, got {config.cf_objective!r}")
+    if config.outliers not in OUTLIER_KINDS:
+        parser.error(f"--outliers must be one of {', '.join(OUTLIER_KINDS)}, got {config.outliers!r}")
     return config
 
 
