@@ -7,9 +7,9 @@ the test photos are for the final figures only), with the evaluation's own measu
 Per checkpoint: its phase-1 settings that differ between the checkpoints compared, and on the
 split's grid tiles: the decision's tile accuracy and whole-image accuracy, the f head's, the FDR
 of f, the open-set AUROC of the runtime's energy score (held-out zoo members vs known sources,
-tiles and images), the share of held-out and of known images the runtime calls unknown, and the
-accuracy after jpeg75 and with every class re-saved as JPEG q90 (the format shortcut).
-Anonymization is bench/anonymize_val.py's.
+tiles and images), the share of held-out and of known images the runtime calls unknown and of
+held-out ones it puts in their own family, and the accuracy after jpeg75 and with every class
+re-saved as JPEG q90 (the format shortcut). Anonymization is bench/anonymize_val.py's.
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def measure(model, state: dict, config, reconstructor, split: str) -> dict:
         row["open_set_auroc"] = held["auroc"]
         row["open_set_image_auroc"] = held["scores"]["energy"]["image_auroc"]
         row["images_called_unknown"] = held["images_called_unknown"]
+        row["held_out_named_in_own_family"] = held["held_out_named_in_own_family"]
     for name, quality in PERTURBED.items():
         perturbed = build_eval_tiles(config, reconstructor, split, labels, perturb=lambda im, q=quality: jpeg(im, q))
         row[f"{name}_accuracy"] = float((ours_predict(model, perturbed)[0].argmax(1) == perturbed.labels.numpy()).mean())
