@@ -285,6 +285,29 @@ def test_attribution_val_bench_measures_what_training_calibrated_and_names_diffe
     assert "different labels" in capsys.readouterr().err
 
 
+def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tiny_checkpoint, tiny_dataset,
+                                                                             tmp_path, capsys):
+    from export.train import build_eval_tiles, fingerprints, load_model_on, open_set_score
+
+    bench = load_bench("open_set_reference")
+    output = tmp_path / "open_set_reference.json"
+    assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    for split in ("val", "test"):
+        assert all(0 <= v <= 1 for score in result[split]["auroc"].values() for v in score.values())
+        assert all(0 <= v <= 1 for rule in result[split]["images_called_unknown"].values() for v in rule.values())
+    # the threshold is the 0.95 quantile of the known validation images: at most one of them lies above it
+    assert result["val"]["images_called_unknown"]["relative_rule"]["known"] <= 1 / result["val"]["images"]["known"]
+    # the tile energy is the runtime's open-set score
+    model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    tiles = build_eval_tiles(config, reconstructor, "val", state["labels"])
+    own, reference = bench.tile_energies(model, reconstructor, tiles)
+    np.testing.assert_allclose(own, open_set_score(fingerprints(model, tiles)["logits"]).numpy(), atol=1e-5)
+    assert own.shape == reference.shape and not np.allclose(own, reference)
+    assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+
+
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
     from export.baselines import DctLinear, DctLinearJudge
     from export.train import judge_train_tiles

@@ -1,0 +1,114 @@
+"""A candidate rule for "unknown source": each image's energy relative to its own reconstruction's,
+measured against the runtime's rule, on the validation and the test photos.
+
+    python bench/open_set_reference.py [--model export/assets/causal-fingerprint.pt] [--dataset data/zoo]
+                                       [--output bench/results/open_set_reference.json]
+
+The energy -logsumexp(f-head logits) of a tile depends on the photo as much as on the source: the
+validation photos score higher (less sure) than the test photos whatever made them, so a threshold
+calibrated on them flags almost nothing on new photos. The reference is the image's own
+reconstruction R(x), saved as 8-bit and attributed like any image: same content, the trace mostly
+the reconstructor's. `relative` = mean tile energy of x minus mean tile energy of R(x), per image.
+Both rules are calibrated on the known validation images only (the `relative` threshold: their
+open_set_quantile); the held-out zoo members are never used to set anything. Per split: the tile
+and image AUROC of each score (held-out members vs known sources) and the share of known and of
+held-out images each rule calls unknown.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+
+
+def tile_energies(model, reconstructor, tiles, batch: int = 256):
+    """(energy of each tile, energy of its 8-bit reconstruction attributed as an image), numpy."""
+    import torch
+
+    from export.data import reconstruct_tensor
+
+    own, reference = [], []
+    with torch.no_grad():
+        for start in range(0, len(tiles), batch):
+            x, x_hat, z, z_hat = tiles.batch(slice(start, start + batch))
+            own.append(-torch.logsumexp(model.encode(x, x_hat, z, z_hat)["logits"], 1))
+            saved = x_hat.add(1).mul(127.5).round().div(127.5).sub(1)
+            parts = [part.float() for part in reconstruct_tensor(reconstructor, saved)]
+            reference.append(-torch.logsumexp(model.encode(saved, *parts)["logits"], 1))
+    return torch.cat(own).numpy(), torch.cat(reference).numpy()
+
+
+def split_scores(model, state, config, reconstructor, split: str) -> dict:
+    """Per kind (known, unknown): tile energies, image mean energies and image relative scores,
+    and the share of images the runtime's rule calls unknown."""
+    from export.evaluate import image_means, share_called_unknown
+    from export.train import build_eval_tiles
+
+    scores = {}
+    for kind, names in (("known", state["labels"]), ("unknown", state["held_out"])):
+        tiles = build_eval_tiles(config, reconstructor, split, names)
+        labels = tiles.labels.numpy()
+        own, reference = tile_energies(model, reconstructor, tiles)
+        scores[kind] = {"tile_energy": own, "tile_relative": own - reference,
+                        "image_energy": image_means(own, tiles.photos, labels),
+                        "image_relative": image_means(own - reference, tiles.photos, labels),
+                        "runtime_rule": share_called_unknown(own, state["open_set_threshold"], tiles.photos, labels)}
+    return scores
+
+
+def auroc(known, unknown) -> float:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.r_[np.zeros(len(known)), np.ones(len(unknown))], np.r_[known, unknown]))
+
+
+def main(argv=None) -> int:
+    import numpy as np
+
+    from export.train import load_model_on
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "export" / "assets" / "causal-fingerprint.pt")
+    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "open_set_reference.json")
+    args = parser.parse_args(argv)
+    if refuse_missing([args.dataset / "build.json", args.model]):
+        return 2
+    started = time.time()
+    model, state, config, reconstructor = load_model_on(args.model, args.dataset)
+    if not state["held_out"]:
+        print("error: the dataset has no held-out members to measure the open set on", file=sys.stderr)
+        return 2
+    scores = {split: split_scores(model, state, config, reconstructor, split) for split in ("val", "test")}
+    quantile = config.open_set_quantile
+    threshold = float(np.quantile(scores["val"]["known"]["image_relative"], quantile))
+    command = ["python bench/open_set_reference.py", *(argv if argv is not None else sys.argv[1:])]
+    result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
+              "relative_threshold": threshold, "calibration_quantile": quantile,
+              "runtime_tile_threshold": state["open_set_threshold"]}
+    for split, by_kind in scores.items():
+        known, unknown = by_kind["known"], by_kind["unknown"]
+        result[split] = {
+            "auroc": {name: {"tile": auroc(known[f"tile_{name}"], unknown[f"tile_{name}"]),
+                             "image": auroc(known[f"image_{name}"], unknown[f"image_{name}"])}
+                      for name in ("energy", "relative")},
+            "images_called_unknown": {
+                "runtime_rule": {"known": known["runtime_rule"], "unknown": unknown["runtime_rule"]},
+                "relative_rule": {kind: float((by_kind[kind]["image_relative"] > threshold).mean())
+                                  for kind in ("known", "unknown")}},
+            "images": {"known": len(known["image_energy"]), "unknown": len(unknown["image_energy"])}}
+    result["seconds"] = time.time() - started
+    write_result(args.output, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
