@@ -33,13 +33,14 @@ def tile_energies(model, reconstructor, tiles, batch: int = 256):
     import torch
 
     from export.data import reconstruct_tensor
+    from export.train import as_8bit
 
     own, reference = [], []
     with torch.no_grad():
         for start in range(0, len(tiles), batch):
             x, x_hat, z, z_hat = tiles.batch(slice(start, start + batch))
             own.append(-torch.logsumexp(model.encode(x, x_hat, z, z_hat)["logits"], 1))
-            saved = x_hat.add(1).mul(127.5).round().div(127.5).sub(1)
+            saved = as_8bit(x_hat)
             parts = [part.float() for part in reconstruct_tensor(reconstructor, saved)]
             reference.append(-torch.logsumexp(model.encode(saved, *parts)["logits"], 1))
     return torch.cat(own).numpy(), torch.cat(reference).numpy()

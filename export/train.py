@@ -255,8 +255,7 @@ def tilted_unknowns(x, labels, contents, real_index: int, generator):
     real = x[[real_of[int(contents[i])] for i in chosen.tolist()]]
     magnitude = torch.empty(len(chosen), 1, 1, 1).uniform_(1.0, 2.0, generator=generator)
     sign = torch.randint(0, 2, (len(chosen), 1, 1, 1), generator=generator) * 2 - 1
-    tilted = real + tilt_trace(x[chosen] - real, sign * magnitude)
-    return tilted.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
+    return as_8bit(real + tilt_trace(x[chosen] - real, sign * magnitude))
 
 
 def tilt_trace(trace, slope):
@@ -273,10 +272,8 @@ def tilt_trace(trace, slope):
 
 
 def blended_unknowns(x, labels, contents, real_index: int, generator):
-    """Synthetic unknown sources for outlier exposure: pairs of different known generators' tiles of
-    the same crop (never "real"), blended with a weight drawn from [0.3, 0.7] and rounded to 8 bits as
-    a saved image would be. A blend carries both parents' traces at part strength: a source that is
-    none of the known ones. Returns (N', 3, S, S) in [-1, 1]; N' is about half the generated tiles."""
+    """Pairs of different known generators' tiles of one crop (never "real"), mixed with a weight
+    drawn from [0.3, 0.7]: both parents' traces at part strength (see synthetic_unknowns)."""
     import torch
 
     first, second = [], []
@@ -290,8 +287,7 @@ def blended_unknowns(x, labels, contents, real_index: int, generator):
         second.append(pairs[:, 1])
     first, second = torch.cat(first), torch.cat(second)
     weight = torch.empty(len(first), 1, 1, 1).uniform_(0.3, 0.7, generator=generator)
-    blend = weight * x[first] + (1 - weight) * x[second]
-    return blend.add(1).mul(127.5).round().div(127.5).sub(1)
+    return as_8bit(weight * x[first] + (1 - weight) * x[second])
 
 
 def content_batches(tiles, contents_per_batch: int, generator):
@@ -325,6 +321,8 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
 
     from export.data import reconstruct_tensor
 
+    if config.w_outlier > 0 and reconstructor is None:
+        raise ValueError("outlier exposure (w_outlier > 0) needs the reconstructor to see its synthetic unknowns")
     params = list(model.parameters()) + list(adversary.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -477,8 +475,12 @@ def neutral_loss(log_probs, sources, generators: list[int], real_index: int, obj
 def as_saved(x):
     """x as an 8-bit image holds it ([-1, 1] rounded to 255 levels), with the gradient of the
     identity (straight-through): the counterfactual is judged as it will be saved."""
-    saved = (x + 1).mul(127.5).round().div(127.5).sub(1)
-    return x + (saved - x).detach()
+    return x + (as_8bit(x) - x).detach()
+
+
+def as_8bit(x):
+    """Tiles in [-1, 1] as an 8-bit image holds them: clamped, rounded to the 255 levels."""
+    return x.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
 
 
 def reencode(model, reconstructor, x):
