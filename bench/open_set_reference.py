@@ -28,22 +28,16 @@ sys.path.insert(0, str(ROOT))
 from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
 
 
-def tile_energies(model, reconstructor, tiles, batch: int = 256):
+def tile_energies(model, reconstructor, tiles):
     """(energy of each tile, energy of its 8-bit reconstruction attributed as an image), numpy."""
-    import torch
+    from export.data import make_tileset
+    from export.train import fingerprints, open_set_score
 
-    from export.data import reconstruct_tensor
-    from export.train import as_8bit
-
-    own, reference = [], []
-    with torch.no_grad():
-        for start in range(0, len(tiles), batch):
-            x, x_hat, z, z_hat = tiles.batch(slice(start, start + batch))
-            own.append(-torch.logsumexp(model.encode(x, x_hat, z, z_hat)["logits"], 1))
-            saved = as_8bit(x_hat)
-            parts = [part.float() for part in reconstruct_tensor(reconstructor, saved)]
-            reference.append(-torch.logsumexp(model.encode(saved, *parts)["logits"], 1))
-    return torch.cat(own).numpy(), torch.cat(reference).numpy()
+    saved = tiles.x_hat.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    reference = make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos,
+                             tiles.names)
+    return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
+            open_set_score(fingerprints(model, reference)["logits"]).numpy())
 
 
 def split_scores(model, state, config, reconstructor, split: str) -> dict:

@@ -780,6 +780,7 @@ def run(config: TrainConfig) -> Path:
     labels, held_out = known_labels(Path(config.dataset))
     if source is not None and source["labels"] != labels:
         raise InputError(f"{source_path} knows {source['labels']}, the dataset {labels}")
+    real_index = labels.index("real")
     started = time.time()
     tiles = load_or_build_tiles(config, reconstructor, labels)
     logger.info("%d train tiles (%d contents) in %.0f s", len(tiles), int(tiles.content.max()) + 1,
@@ -793,10 +794,8 @@ def run(config: TrainConfig) -> Path:
     else:
         model = phase1_start(config, source, len(labels), reconstructor)
         adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
-        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt", reconstructor,
-                                labels.index("real"))
+        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt", reconstructor, real_index)
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
-    real_index = labels.index("real")
     if config.decoupled and config.cf_steps > 0:
         judges = (load_or_fit_judges(config, labels, tiles, model.config.residual_scale)
                   if config.w_judge > 0 else [])
