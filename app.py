@@ -102,8 +102,10 @@ class ImageInput(gr.Image):
 # ---------------------------------------------------------------- formatting (plain data -> widgets)
 def verdict_markdown(result: dict, engine: Engine) -> str:
     if result["unknown"]:
+        open_set = result["open_set"]
         head = (f"### Unknown source\nNot one of the {len(engine.labels)} sources this model knows "
-                f"(closest: {result['display_name']}).")
+                f"(closest: {result['display_name']}): the model is less sure of it than of its own "
+                f"reconstruction (score {open_set['score']:.2f}, threshold {open_set['threshold']:.2f}).")
     elif result["is_real"]:
         head = "### Camera / real photo\nNo known generator's fingerprint found."
     else:
@@ -314,8 +316,9 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
 
 ### Limits
 - A closed world: the model knows only the sources above. An image from any other generator is
-  flagged "unknown source" when most of its tiles look unlike all of them (energy score above the
-  calibrated threshold), but a close relative of a known model is usually attributed to it.
+  flagged "unknown source" when the model is less sure of it than of its own reconstruction (mean
+  tile energy minus the reconstruction's, above a threshold calibrated on known sources); a close
+  relative of a known model is still often attributed to it.
 - Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
 

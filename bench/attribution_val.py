@@ -45,6 +45,7 @@ def measure(model, state: dict, config, reconstructor, split: str) -> dict:
     if held["auroc"] is not None:
         row["open_set_auroc"] = held["auroc"]
         row["open_set_image_auroc"] = held["scores"]["energy"]["image_auroc"]
+        row["open_set_relative_image_auroc"] = held["scores"]["relative"]["image_auroc"]
         row["images_called_unknown"] = held["images_called_unknown"]
         row["held_out_named_in_own_family"] = held["held_out_named_in_own_family"]
     for name, quality in PERTURBED.items():

@@ -1,5 +1,5 @@
-"""A candidate rule for "unknown source": each image's energy relative to its own reconstruction's,
-measured against the runtime's rule, on the validation and the test photos.
+"""The runtime's rule for "unknown source" (export.open_set: each image's energy relative to its own
+reconstruction's) measured against the tile-majority rule it replaced, on the validation and the test photos.
 
     python bench/open_set_reference.py [--model export/assets/causal-fingerprint.pt] [--dataset data/zoo]
                                        [--output bench/results/open_set_reference.json]
@@ -10,7 +10,7 @@ calibrated on them flags almost nothing on new photos. The reference is the imag
 reconstruction R(x), saved as 8-bit and attributed like any image: same content, the trace mostly
 the reconstructor's. `relative` = mean tile energy of x minus mean tile energy of R(x), per image.
 Both rules are calibrated on the known validation images only (the `relative` threshold: their
-open_set_quantile); the held-out zoo members are never used to set anything. Per split: the tile
+open_set_quantile, as export.to_onnx sets it); the held-out zoo members are never used to set anything. Per split: the tile
 and image AUROC of each score (held-out members vs known sources) and the share of known and of
 held-out images each rule calls unknown.
 """
@@ -28,46 +28,24 @@ sys.path.insert(0, str(ROOT))
 from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
 
 
-def tile_energies(model, reconstructor, tiles):
-    """(energy of each tile, energy of its 8-bit reconstruction attributed as an image), numpy."""
-    from export.data import make_tileset
-    from export.train import fingerprints, open_set_score
-
-    saved = tiles.x_hat.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    reference = make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos,
-                             tiles.names)
-    return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
-            open_set_score(fingerprints(model, reference)["logits"]).numpy())
-
-
 def split_scores(model, state, config, reconstructor, split: str) -> dict:
-    """Per kind (known, unknown): tile energies, image mean energies and image relative scores,
-    and the share of images the runtime's rule calls unknown."""
-    from export.evaluate import image_means, share_called_unknown
+    """Per kind (known, unknown): tile and image energies and relative scores, and the share of
+    images the tile-majority rule calls unknown."""
+    from export.open_set import relative_scores, tile_majority_called_unknown
     from export.train import build_eval_tiles
 
     scores = {}
     for kind, names in (("known", state["labels"]), ("unknown", state["held_out"])):
         tiles = build_eval_tiles(config, reconstructor, split, names)
-        labels = tiles.labels.numpy()
-        own, reference = tile_energies(model, reconstructor, tiles)
-        scores[kind] = {"tile_energy": own, "tile_relative": own - reference,
-                        "image_energy": image_means(own, tiles.photos, labels),
-                        "image_relative": image_means(own - reference, tiles.photos, labels),
-                        "runtime_rule": share_called_unknown(own, state["open_set_threshold"], tiles.photos, labels)}
+        scores[kind] = relative_scores(model, reconstructor, tiles)
+        scores[kind]["tile_majority_rule"] = tile_majority_called_unknown(
+            scores[kind]["tile_energy"], state["open_set_threshold"], tiles.photos, tiles.labels.numpy())
     return scores
 
 
-def auroc(known, unknown) -> float:
-    import numpy as np
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(np.r_[np.zeros(len(known)), np.ones(len(unknown))], np.r_[known, unknown]))
-
-
 def main(argv=None) -> int:
-    import numpy as np
-
+    from export.evaluate import auroc
+    from export.open_set import called_unknown, manifest_entry
     from export.train import load_model_on
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -84,11 +62,11 @@ def main(argv=None) -> int:
         return 2
     scores = {split: split_scores(model, state, config, reconstructor, split) for split in ("val", "test")}
     quantile = config.open_set_quantile
-    threshold = float(np.quantile(scores["val"]["known"]["image_relative"], quantile))
+    threshold = manifest_entry(scores["val"]["known"]["image_relative"], quantile)["threshold"]
     command = ["python bench/open_set_reference.py", *(argv if argv is not None else sys.argv[1:])]
     result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
               "relative_threshold": threshold, "calibration_quantile": quantile,
-              "runtime_tile_threshold": state["open_set_threshold"]}
+              "tile_threshold": state["open_set_threshold"]}
     for split, by_kind in scores.items():
         known, unknown = by_kind["known"], by_kind["unknown"]
         result[split] = {
@@ -96,9 +74,9 @@ def main(argv=None) -> int:
                              "image": auroc(known[f"image_{name}"], unknown[f"image_{name}"])}
                       for name in ("energy", "relative")},
             "images_called_unknown": {
-                "runtime_rule": {"known": known["runtime_rule"], "unknown": unknown["runtime_rule"]},
-                "relative_rule": {kind: float((by_kind[kind]["image_relative"] > threshold).mean())
-                                  for kind in ("known", "unknown")}},
+                "tile_majority_rule": {kind: by_kind[kind]["tile_majority_rule"] for kind in by_kind},
+                "relative_rule": {kind: called_unknown(by_kind[kind]["image_relative"], threshold)
+                                  for kind in by_kind}},
             "images": {"known": len(known["image_energy"]), "unknown": len(unknown["image_energy"])}}
     result["seconds"] = time.time() - started
     write_result(args.output, result)

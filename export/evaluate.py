@@ -258,23 +258,15 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     return result
 
 
-def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np.ndarray:
-    """One score per test image (photo, source): the mean of its tiles' scores."""
-    keys = list(zip(photos, labels.tolist()))
-    return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
+def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
+    """AUROC of a score (higher: more likely unknown), unknown sources as the positives."""
+    from sklearn.metrics import roc_auc_score
 
-
-def share_called_unknown(scores: np.ndarray, threshold: float, photos: list[str], labels: np.ndarray) -> float:
-    """The share of images (photo, source) the runtime calls "unknown source": more than
-    UNKNOWN_IF_FRACTION_ABOVE of their tiles score above `threshold`."""
-    from export.train import UNKNOWN_IF_FRACTION_ABOVE
-
-    shares = image_means((scores > threshold).astype(np.float64), photos, labels)
-    return float((shares > UNKNOWN_IF_FRACTION_ABOVE).mean())
+    return float(roc_auc_score(np.r_[np.zeros(len(known)), np.ones(len(unknown))], np.r_[known, unknown]))
 
 
 def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
-    """Per-tile "unknown" scores (higher: more likely unknown). `energy` is the runtime's."""
+    """Per-tile "unknown" scores (higher: more likely unknown). The runtime's rule builds on `energy`."""
     import torch
 
     from export.train import open_set_score, prototype_distance
@@ -287,10 +279,11 @@ def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
 
 def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out, split: str = "test") -> dict:
     """AUROC of "unknown" scores, held-out zoo members (positives) vs known sources, per tile and
-    per whole image (mean tile score), for the runtime's score (energy) and two others, on the
-    photos of `split` (the split of the `known` tiles)."""
-    from sklearn.metrics import roc_auc_score
-
+    per whole image (mean tile score), for the energy, the runtime's relative score (export.open_set)
+    and two others, on the photos of `split` (the split of the `known` tiles); the share of images
+    the runtime's rule and the tile-majority rule call unknown; where held-out images are named."""
+    from export.open_set import (calibrate_relative, called_unknown, image_means, relative_scores,
+                                 tile_majority_called_unknown)
     from export.train import build_eval_tiles, fingerprints
 
     if not held_out:
@@ -303,28 +296,35 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     unknown_scores = open_set_scores(unknown_mu, unknown_logits, protos, spread)
     scores = {}
     for name in known_scores:
-        tile = np.concatenate([known_scores[name], unknown_scores[name]])
-        tile_truth = np.r_[np.zeros(len(known_scores[name])), np.ones(len(unknown_scores[name]))]
         known_images = image_means(known_scores[name], known.photos, known.labels.numpy())
         unknown_images = image_means(unknown_scores[name], unknown.photos, unknown.labels.numpy())
-        scores[name] = {"tile_auroc": float(roc_auc_score(tile_truth, tile)),
-                        "image_auroc": float(roc_auc_score(np.r_[np.zeros(len(known_images)), np.ones(len(unknown_images))],
-                                                           np.r_[known_images, unknown_images]))}
+        scores[name] = {"tile_auroc": auroc(known_scores[name], unknown_scores[name]),
+                        "image_auroc": auroc(known_images, unknown_images)}
     threshold = state["open_set_threshold"]
     named = families_of(state["labels"])
     truth = families_of(held_out)
     probs = unknown_outputs["decision"].exp().numpy()
     image_truth, image_named = image_predictions(probs, unknown.photos, unknown.labels.numpy())
+    rule = calibrate_relative(model, reconstructor, config, state["labels"])
+    relative = {"known": relative_scores(model, reconstructor, known),
+                "unknown": relative_scores(model, reconstructor, unknown)}
+    scores["relative"] = {f"{level}_auroc": auroc(relative["known"][f"{level}_relative"],
+                                                  relative["unknown"][f"{level}_relative"])
+                          for level in ("tile", "image")}
     return {"auroc": scores["energy"]["tile_auroc"], "held_out": held_out, "scores": scores,
-            "threshold": threshold,
+            "threshold": threshold, "rule": rule,
             "held_out_named_in_own_family": {
                 "tiles": float((named[probs.argmax(1)] == truth[unknown.labels.numpy()]).mean()),
                 "images": float((named[image_named] == truth[image_truth]).mean())},
             "known_flagged_unknown": float((known_scores["energy"] > threshold).mean()),
             "unknown_flagged_unknown": float((unknown_scores["energy"] > threshold).mean()),
-            "images_called_unknown": {
-                "known": share_called_unknown(known_scores["energy"], threshold, known.photos, known.labels.numpy()),
-                "unknown": share_called_unknown(unknown_scores["energy"], threshold, unknown.photos, unknown.labels.numpy())}}
+            "images_called_unknown": {kind: called_unknown(relative[kind]["image_relative"], rule["threshold"])
+                                      for kind in relative},
+            "images_called_unknown_tile_majority": {
+                "known": tile_majority_called_unknown(known_scores["energy"], threshold, known.photos,
+                                                      known.labels.numpy()),
+                "unknown": tile_majority_called_unknown(unknown_scores["energy"], threshold, unknown.photos,
+                                                        unknown.labels.numpy())}}
 
 
 def markdown(result: dict) -> str:
@@ -346,17 +346,21 @@ def markdown(result: dict) -> str:
     open_set = result["open_set"]
     if open_set.get("auroc") is not None:
         lines += [f"**Open set:** AUROC {open_set['auroc']:.4f} for held-out {', '.join(open_set['held_out'])} vs "
-                  f"known sources (tiles, the runtime's energy score); at the calibrated threshold "
+                  f"known sources (tiles, energy score); at the calibrated tile threshold "
                   f"{open_set['unknown_flagged_unknown']:.3f} of unknown tiles and "
                   f"{open_set['known_flagged_unknown']:.3f} of known tiles are flagged"
-                  + (f"; the app's rule for a whole image (more than half its tiles flagged) calls "
+                  + (f". The app's rule (an image's energy relative to its own reconstruction's, threshold "
+                     f"{open_set['rule']['threshold']:.3f} calibrated on known validation images) calls "
                      f"{open_set['images_called_unknown']['unknown']:.3f} of unknown images and "
-                     f"{open_set['images_called_unknown']['known']:.3f} of known images unknown"
-                     if "images_called_unknown" in open_set else "")
+                     f"{open_set['images_called_unknown']['known']:.3f} of known images unknown; the tile-majority "
+                     f"rule (more than half the tiles flagged) calls "
+                     f"{open_set['images_called_unknown_tile_majority']['unknown']:.3f} and "
+                     f"{open_set['images_called_unknown_tile_majority']['known']:.3f}"
+                     if "rule" in open_set else "")
                   + (f". Named by their nearest known sibling instead, held-out images are put in their own "
                      f"family {open_set['held_out_named_in_own_family']['images']:.3f} of the time "
                      f"({open_set['held_out_named_in_own_family']['tiles']:.3f} of tiles)"
-                     if "held_out_named_in_own_family" in open_set else "") + ". Other scores: "
+                     if "held_out_named_in_own_family" in open_set else "") + ". Scores: "
                   + "; ".join(f"{name} tile {v['tile_auroc']:.4f}, image {v['image_auroc']:.4f}"
                               for name, v in open_set["scores"].items()) + ".", ""]
     lines += ["**Robustness (our accuracy):** " + ", ".join(f"{k} {v:.4f}" for k, v in result["robustness"].items()), "",

@@ -6,7 +6,8 @@
 Four graphs, each with a dynamic batch: the reconstructor's encoder (x -> z) and decoder
 (z -> x_hat), the fingerprint encoder (residual encoder + fusion heads: x, x_hat, z, z_hat ->
 mu, logvar, content, logits, space_logits) and the fingerprint decoder G (f, c, r -> residual).
-Each is checked by `onnx.checker` and against torch on the same inputs before anything is
+The open-set threshold is calibrated on the dataset's validation photos (export.open_set). Each
+graph is checked by `onnx.checker` and against torch on the same inputs before anything is
 written: output names, then shapes, then values. The bundle is written to a temporary folder
 and moved into place only when every check passed.
 """
@@ -236,10 +237,9 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
     }
 
 
-def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, stride: int,
+def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, open_set: dict, stride: int,
                   tolerance: float) -> dict:
     from export.generators import listing
-    from export.train import UNKNOWN_IF_FRACTION_ABOVE
     from runtime.engine import max_change_rms
 
     rows = {row["name"]: row for row in listing()}
@@ -281,9 +281,7 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
                       "note": "per tile, G(f_target, c, r) - G(f, c, r) is scaled down to this RMS "
                               "([-1, 1] units) before it is added; a caller may pick another floor "
                               "within the range (lower: stronger)"},
-        "open_set": {"threshold": state["open_set_threshold"],
-                     "score": "energy: -logsumexp(logits) of a tile (higher: more likely unknown)",
-                     "unknown_if_fraction_above": UNKNOWN_IF_FRACTION_ABOVE},
+        "open_set": open_set,
         "files": files,
         "opset": OPSET,
         "parity_tolerance": tolerance,
@@ -298,11 +296,10 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
 def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 32,
                   tolerance: float = PARITY_TOLERANCE, parity_tiles: int = 64) -> dict:
     """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest."""
-    from export.reconstructor import load_reconstructor
-    from export.train import load_model
+    from export.open_set import calibrate_relative
+    from export.train import load_model_on
 
-    model, state = load_model(checkpoint)
-    reconstructor = load_reconstructor(state["train_config"]["reconstructor"] or None)
+    model, state, config, reconstructor = load_model_on(checkpoint, dataset)
     labels = state["labels"]
     tile = model.config.tile
     test_x = dataset_tiles(dataset, "test", labels, tile, tile)
@@ -310,6 +307,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
     pick = torch.randperm(len(test_x), generator=generator)[:parity_tiles]
     graphs = build_graphs(model, reconstructor, test_x[pick[: max(2, parity_tiles // 4)]])
     c0 = neutral_content(model, reconstructor, dataset_tiles(dataset, "val", labels, tile, tile))
+    open_set = calibrate_relative(model, reconstructor, config, labels)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}-") as temporary:
@@ -318,7 +316,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
         for graph, checked in zip(graphs, check_inputs):
             path = export_graph(graph, folder)
             graph.parity = check_parity(graph, path, checked.example, tolerance)
-        manifest = make_manifest(state, graphs, folder, c0, stride, tolerance)
+        manifest = make_manifest(state, graphs, folder, c0, open_set, stride, tolerance)
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
         total = sum(p.stat().st_size for p in folder.iterdir())
         if total > MAX_BUNDLE_BYTES:
@@ -339,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.to_onnx", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=PUBLISHED)
     parser.add_argument("--dataset", type=Path, default=Path("data/zoo"),
-                        help="built dataset (its test tiles check parity, its val tiles give c0)")
+                        help="built dataset (its test tiles check parity, its val tiles give c0 and the open-set threshold)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--stride", type=int, default=64, help="tile stride the runtime uses (tile size: no overlap)")
     parser.add_argument("--tolerance", type=float, default=PARITY_TOLERANCE)

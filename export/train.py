@@ -100,7 +100,8 @@ class TrainConfig:
     spectral_trace: bool = _setting(True, "G's trace branch also rescales the residual's DCT coefficients")
     init_from: str = _setting("", "a model.pt: skip phase 1, continue its counterfactual branch (see PHASE2_SETTINGS)")
     finetune_from: str = _setting("", "a model.pt: phase 1 starts from its weights, then calibration and phase 2 afresh")
-    open_set_quantile: float = _setting(0.95, "share of known validation tiles below the open-set threshold")
+    open_set_quantile: float = _setting(0.95, "share of known validation tiles (images, for the "
+                                                   "relative rule set at export) below the open-set threshold")
     seed: int = _setting(0, "seed of every draw and initialisation")
     checkpoint_every: int = _setting(250, "steps between resumable checkpoints")
     threads: int = _setting(0, "torch CPU threads; 0: torch's default")
@@ -415,11 +416,6 @@ def prototype_distance(mu, protos, spread):
 
     scaled = (mu[:, None, :] - protos[None]) / spread
     return torch.sqrt(scaled.pow(2).mean(-1)).min(dim=1).values
-
-
-# The product's rule for a whole image: "unknown source" when more than this share of its tiles score
-# above the open-set threshold (one share for the manifest, the runtime and the evaluation).
-UNKNOWN_IF_FRACTION_ABOVE = 0.5
 
 
 def open_set_score(logits):

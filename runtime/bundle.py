@@ -15,7 +15,10 @@ from runtime.errors import BundleError
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: the decoder graph takes the observed residual r; 3: the encoder gives the decision
+# 2: the decoder graph takes the observed residual r; 3: the encoder gives the decision;
+# 4: open_set is the relative rule (an image's energy minus its reconstruction's), one threshold per image
+FORMAT_VERSION = 4
+OPEN_SET_RULE = "relative"
 MANIFEST_NAME = "manifest.json"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
 GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")
@@ -85,6 +88,10 @@ def read_manifest(folder: Path) -> dict:
     missing += [f"files.{g}" for g in GRAPHS if g not in manifest.get("files", {})]
     if missing:
         raise BundleError(f"{path}: missing {', '.join(missing)}")
+    open_set = manifest["open_set"]
+    if not isinstance(open_set, dict) or open_set.get("rule") != OPEN_SET_RULE \
+            or isinstance(open_set.get("threshold"), bool) or not isinstance(open_set.get("threshold"), (int, float)):
+        raise BundleError(f"{path}: open_set must give rule {OPEN_SET_RULE!r} and a numeric threshold, got {open_set!r}")
     return manifest
 
 

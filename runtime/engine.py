@@ -3,7 +3,9 @@
 An image is cut into tiles (the manifest's size and stride, covering every pixel; an image
 smaller than a tile is reflect-padded and the answer says so). Each tile goes through the
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
-into the image's attribution. numpy + ONNX Runtime only: no torch.
+into the image's attribution. Each tile's reconstruction, saved as 8-bit, goes through them too:
+"unknown source" compares the image's energy with its reconstruction's (the manifest's open_set
+rule). numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy.special import log_softmax, logsumexp
 
-from runtime.bundle import GRAPHS, Bundle, Label, load_bundle
+from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
 from runtime.intake import decode_image, read_image, to_rgb
 from runtime.sessions import Graph, create_graphs
@@ -62,6 +64,7 @@ class Analysis:
     mu: np.ndarray             # (N, F)
     content: np.ndarray        # (N, C)
     logits: np.ndarray         # (N, K) the f head: its energy is the open-set score
+    reference_logits: np.ndarray  # (N, K) the f head on each tile's 8-bit reconstruction, attributed as an image
     space_logits: np.ndarray   # (N, spaces, K)
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
@@ -105,7 +108,6 @@ class Engine:
         self.psnr_floor_db = float(manifest["anonymize"]["psnr_floor_db"])
         self.psnr_floor_range_db = tuple(float(v) for v in manifest["anonymize"]["psnr_floor_range_db"])
         self.threshold = float(manifest["open_set"]["threshold"])
-        self.unknown_fraction = float(manifest["open_set"]["unknown_if_fraction_above"])
         self.scale = float(manifest["normalization"]["scale"])
         self.offset = float(manifest["normalization"]["offset"])
 
@@ -160,8 +162,15 @@ class Engine:
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
+        reference = self.run_tiles(self.as_8bit(out["x_hat"]))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
-                        out["logits"], out["space_logits"], out["decision"], time.perf_counter() - started)
+                        out["logits"], reference["logits"], out["space_logits"], out["decision"],
+                        time.perf_counter() - started)
+
+    def as_8bit(self, x: np.ndarray) -> np.ndarray:
+        """Float tiles as an 8-bit image holds them (rounded to the normalization's levels)."""
+        levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255)
+        return (levels * self.scale + self.offset).astype(np.float32)
 
     # ------------------------------------------------------------ the API
     @staticmethod
@@ -175,9 +184,9 @@ class Engine:
         mean_logp = tile_logp.mean(0)
         probabilities = np.exp(log_softmax(mean_logp))
         best = int(probabilities.argmax())
-        scores = self.open_set_scores(analysis.logits)
-        unknown_share = float((scores > self.threshold).mean())
-        unknown = unknown_share > self.unknown_fraction
+        energy = float(self.open_set_scores(analysis.logits).mean())
+        reference_energy = float(self.open_set_scores(analysis.reference_logits).mean())
+        score = energy - reference_energy
         label = self.labels[best]
         tile_best = tile_logp.argmax(1)
         return {
@@ -185,11 +194,11 @@ class Engine:
             "display_name": label.display_name,
             "family": label.family,
             "is_real": best == self.real_index,
-            "unknown": bool(unknown),
+            "unknown": score > self.threshold,
             "confidence": float(probabilities[best]),
             "probabilities": {lab.name: float(p) for lab, p in zip(self.labels, probabilities)},
-            "open_set": {"unknown_tile_share": unknown_share, "median_score": float(np.median(scores)),
-                         "threshold": self.threshold},
+            "open_set": {"rule": OPEN_SET_RULE, "score": score, "threshold": self.threshold, "energy": energy,
+                         "reference_energy": reference_energy},
             "tiles": {
                 "size": self.bundle.tile, "stride": self.bundle.stride,
                 "positions": [list(p) for p in analysis.positions],

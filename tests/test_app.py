@@ -40,6 +40,13 @@ def test_attribute_endpoint(client, labels):
     assert "neutral evidence" in provenance and result["provenance"]["items"] == []
 
 
+def test_an_image_from_a_held_out_generator_is_shown_as_an_unknown_source(client):
+    verdict, _provenance, _plot, _tiles, result = client.predict(
+        handle_file(SAMPLES / "gan-bicubic--chelsea.png"), api_name="/attribute")
+    assert result["unknown"] and verdict.startswith("### Unknown source")
+    assert f"score {result['open_set']['score']:.2f}, threshold {result['open_set']['threshold']:.2f}" in verdict
+
+
 def test_fingerprint_endpoint(client):
     fingerprint, residual, spectrum, _space, plain = client.predict(handle_file(SAMPLES / "real--chelsea.png"),
                                                                     api_name="/fingerprint")

@@ -5,22 +5,25 @@ import pytest
 import torch
 
 from conftest import run_module
+from export.open_set import calibrate_relative
 from export.reconstructor import load_reconstructor
 from export.to_onnx import OPSET, ParityError, build_graphs, check_parity, dataset_tiles, export_graph
-from export.train import load_model, reencode
+from export.train import load_model, load_model_on, reencode
 from runtime.bundle import GRAPHS, read_manifest, sha256
 from runtime.engine import Engine
 
 
-def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tiny_checkpoint):
+def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tiny_checkpoint, tiny_dataset):
     manifest = read_manifest(tiny_bundle)
-    _model, state = load_model(tiny_checkpoint)
+    model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
     assert [row["name"] for row in manifest["labels"]] == state["labels"]
     assert manifest["real_label"] == "real" and manifest["held_out"][0]["name"] == "gan-bicubic"
     assert manifest["tile"] == {"size": 32, "stride": 16}
     assert manifest["opset"] == OPSET >= 17
     assert np.array(manifest["fingerprint"]["prototypes"]).shape == (4, state["model_config"]["fingerprint_dim"])
-    assert manifest["open_set"]["threshold"] == pytest.approx(state["open_set_threshold"])
+    # the open-set rule is calibrated on the known sources' validation images
+    assert manifest["open_set"] == calibrate_relative(model, reconstructor, config, state["labels"])
+    assert manifest["open_set"]["rule"] == "relative" and manifest["open_set"]["calibration"]["split"] == "val"
     floor = state["train_config"]["cf_psnr_floor"]
     assert manifest["anonymize"]["psnr_floor_db"] == floor
     assert manifest["anonymize"]["max_change_rms"] == pytest.approx(2 * 10 ** (-floor / 20))

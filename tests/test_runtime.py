@@ -159,6 +159,46 @@ def bundle_copy(tiny_bundle, tmp_path):
     return folder
 
 
+def test_unknown_source_compares_the_image_with_its_own_reconstruction_as_torch_does(engine, sample, tiny_checkpoint,
+                                                                                      tiny_dataset):
+    from export.data import make_tileset
+    from export.open_set import tile_energies
+    from export.train import load_model_on
+
+    model, _state, _config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    analysis = engine.analyze(sample)
+    uint8_tiles = np.round((analysis.x + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    count = len(uint8_tiles)
+    tiles = make_tileset(reconstructor, uint8_tiles, np.zeros(count, dtype=np.int64), np.arange(count),
+                         ["sample"] * count, [label.name for label in engine.labels])
+    own, reference = tile_energies(model, reconstructor, tiles)
+    np.testing.assert_allclose(engine.open_set_scores(analysis.logits), own, atol=5e-3)
+    np.testing.assert_allclose(engine.open_set_scores(analysis.reference_logits), reference, atol=5e-2)
+    open_set = engine.verdict(analysis)["open_set"]
+    assert open_set["rule"] == "relative" and open_set["threshold"] == engine.bundle.manifest["open_set"]["threshold"]
+    assert open_set["score"] == pytest.approx(open_set["energy"] - open_set["reference_energy"])
+    assert open_set["score"] == pytest.approx(own.mean() - reference.mean(), abs=5e-3)
+
+
+def test_the_image_is_unknown_exactly_when_its_relative_score_is_above_the_threshold(bundle_copy, sample):
+    score = Engine.load(bundle_copy, device="cpu").attribute(sample)["open_set"]["score"]
+    manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    for threshold, unknown in ((score - 1e-3, True), (score + 1e-3, False)):
+        manifest["open_set"]["threshold"] = threshold
+        (bundle_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+        result = Engine.load(bundle_copy, device="cpu").attribute(sample)
+        assert result["unknown"] is unknown and result["open_set"]["threshold"] == threshold
+
+
+@pytest.mark.parametrize("open_set", [{"threshold": 1.0}, {"rule": "tile-majority", "threshold": 1.0},
+                                      {"rule": "relative", "threshold": "high"}, {"rule": "relative"}, 3.0])
+def test_a_manifest_without_the_relative_open_set_rule_is_refused(bundle_copy, open_set):
+    manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    (bundle_copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "open_set": open_set}))
+    with pytest.raises(BundleError, match="open_set must give rule 'relative' and a numeric threshold"):
+        load_bundle(bundle_copy)
+
+
 def test_checksum_mismatch_names_the_file(bundle_copy):
     path = bundle_copy / "fingerprint_decoder.onnx"
     data = bytearray(path.read_bytes())

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.evaluate import fisher_discriminant_ratio, share_called_unknown
+from export.evaluate import fisher_discriminant_ratio
+from export.open_set import called_unknown, manifest_entry, tile_majority_called_unknown
 from export.evaluate import run as evaluate_run
 from export.losses import fisher_ratio_loss, supervised_contrastive
 from export.model import CausalFingerprintModel
@@ -75,6 +76,9 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert result["fdr"]["value"] > 0 and "tr(S_B)" in result["fdr"]["formula"]
     assert 0 <= result["open_set"]["auroc"] <= 1
     assert all(0 <= share <= 1 for share in result["open_set"]["images_called_unknown"].values())
+    assert all(0 <= share <= 1 for share in result["open_set"]["images_called_unknown_tile_majority"].values())
+    assert result["open_set"]["rule"]["rule"] == "relative"
+    assert set(result["open_set"]["scores"]["relative"]) == {"tile_auroc", "image_auroc"}
     assert set(result["open_set"]["held_out_named_in_own_family"]) == {"tiles", "images"}
     assert all(0 <= share <= 1 for share in result["open_set"]["held_out_named_in_own_family"].values())
     assert set(result["robustness"]) == {"jpeg95", "jpeg75", "jpeg50", "resize0.5", "resize1.5", "blur1", "crop"}
@@ -86,14 +90,22 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert {p.name for p in (tmp_path / "docs").iterdir()} == {"fingerprint_space.png", "confusion.png", "anonymize.png"}
 
 
-def test_an_image_is_called_unknown_when_more_than_half_its_tiles_are_flagged():
+def test_the_tile_majority_rule_calls_an_image_unknown_when_more_than_half_its_tiles_are_flagged():
     # three images (photo, source): 3 of 4 tiles above the threshold, 2 of 4 (not more than half), 0 of 2
     scores = np.array([1.0, 2.0, 3.0, -1.0, 5.0, 5.0, -2.0, -3.0, -1.0, -1.0])
     photos = ["a"] * 8 + ["b"] * 2
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
-    assert share_called_unknown(scores, 0.5, photos, labels) == pytest.approx(1 / 3)
-    assert share_called_unknown(scores, -5.0, photos, labels) == 1.0
-    assert share_called_unknown(scores, 10.0, photos, labels) == 0.0
+    assert tile_majority_called_unknown(scores, 0.5, photos, labels) == pytest.approx(1 / 3)
+    assert tile_majority_called_unknown(scores, -5.0, photos, labels) == 1.0
+    assert tile_majority_called_unknown(scores, 10.0, photos, labels) == 0.0
+
+
+def test_the_relative_rule_threshold_leaves_the_quantile_of_known_images_below_it():
+    known = np.arange(20, dtype=np.float64)  # 20 known validation images
+    entry = manifest_entry(known, 0.95)
+    assert entry["rule"] == "relative" and entry["calibration"] == {"split": "val", "images": 20, "quantile": 0.95}
+    assert called_unknown(known, entry["threshold"]) == pytest.approx(1 / 20)  # only the highest lies above
+    assert called_unknown(np.array([entry["threshold"], entry["threshold"] + 1e-6]), entry["threshold"]) == 0.5
 
 
 def test_supervised_contrastive_prefers_grouped_features():
@@ -287,6 +299,7 @@ def test_attribution_val_bench_measures_what_training_calibrated_and_names_diffe
 
 def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tiny_checkpoint, tiny_dataset,
                                                                              tmp_path, capsys):
+    from export.open_set import calibrate_relative, tile_energies
     from export.train import build_eval_tiles, fingerprints, load_model_on, open_set_score
 
     bench = load_bench("open_set_reference")
@@ -298,10 +311,12 @@ def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tin
         assert all(0 <= v <= 1 for rule in result[split]["images_called_unknown"].values() for v in rule.values())
     # the threshold is the 0.95 quantile of the known validation images: at most one of them lies above it
     assert result["val"]["images_called_unknown"]["relative_rule"]["known"] <= 1 / result["val"]["images"]["known"]
-    # the tile energy is the runtime's open-set score
+    # the bench's threshold is the one the export calibrates; the tile energy is the f head's
     model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    assert result["relative_threshold"] == pytest.approx(
+        calibrate_relative(model, reconstructor, config, state["labels"])["threshold"])
     tiles = build_eval_tiles(config, reconstructor, "val", state["labels"])
-    own, reference = bench.tile_energies(model, reconstructor, tiles)
+    own, reference = tile_energies(model, reconstructor, tiles)
     np.testing.assert_allclose(own, open_set_score(fingerprints(model, tiles)["logits"]).numpy(), atol=1e-5)
     assert own.shape == reference.shape and not np.allclose(own, reference)
     assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2

@@ -1,0 +1,80 @@
+"""The "unknown source" rule, torch side: its score, its calibration, and the older rule it replaced.
+
+A tile's energy -logsumexp(f-head logits) depends on the photo as much as on the source, so a
+threshold on it, calibrated on some photos, flags almost nothing on others. The rule compares an
+image with its own reconstruction R(x) saved as 8-bit: the same content with the reconstructor's
+trace. An image's `relative` score is the mean energy of its tiles minus the mean energy of
+their reconstructions' tiles (each attributed through the whole pipeline, as the runtime does);
+"unknown source" when it is above a threshold, the `open_set_quantile` of the known sources'
+validation images. The held-out zoo members are never used to set it
+(bench/results/open_set_reference.json measured it against the tile-majority rule).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RULE = "relative"
+DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) minus that of its own "
+               "reconstruction R(x) saved as 8-bit and attributed tile by tile (higher: more likely unknown); "
+               "unknown source when above the threshold")
+# The tile-majority rule (the runtime's before manifest format 4): "unknown source" when more than
+# this share of an image's tiles have an energy above the tiles' threshold. Kept to compare with.
+UNKNOWN_IF_FRACTION_ABOVE = 0.5
+
+
+def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np.ndarray:
+    """One score per image (photo, source): the mean of its tiles' scores, in first-seen order."""
+    keys = list(zip(photos, labels.tolist()))
+    return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
+
+
+def reference_tiles(reconstructor, tiles):
+    """The tile set of each tile's 8-bit reconstruction, reconstructed again (as an image is)."""
+    from export.data import make_tileset
+
+    saved = tiles.x_hat.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos, tiles.names)
+
+
+def tile_energies(model, reconstructor, tiles) -> tuple[np.ndarray, np.ndarray]:
+    """(energy of each tile, energy of its 8-bit reconstruction attributed as an image)."""
+    from export.train import fingerprints, open_set_score
+
+    return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
+            open_set_score(fingerprints(model, reference_tiles(reconstructor, tiles))["logits"]).numpy())
+
+
+def relative_scores(model, reconstructor, tiles) -> dict[str, np.ndarray]:
+    """Per tile and per image (photo, source): the energy and the relative score."""
+    own, reference = tile_energies(model, reconstructor, tiles)
+    labels = tiles.labels.numpy()
+    return {"tile_energy": own, "tile_relative": own - reference,
+            "image_energy": image_means(own, tiles.photos, labels),
+            "image_relative": image_means(own - reference, tiles.photos, labels)}
+
+
+def calibrate_relative(model, reconstructor, config, labels: list[str]) -> dict:
+    """The rule's threshold: the `config.open_set_quantile` of the relative scores of the known
+    sources' validation images. Returns the manifest's `open_set` entry."""
+    from export.train import build_eval_tiles
+
+    scores = relative_scores(model, reconstructor, build_eval_tiles(config, reconstructor, "val", labels))
+    return manifest_entry(scores["image_relative"], config.open_set_quantile)
+
+
+def manifest_entry(known_image_scores: np.ndarray, quantile: float) -> dict:
+    """The rule with its threshold at the `quantile` of the known images' relative scores."""
+    return {"rule": RULE, "threshold": float(np.quantile(known_image_scores, quantile)), "score": DESCRIPTION,
+            "calibration": {"split": "val", "images": len(known_image_scores), "quantile": quantile}}
+
+
+def called_unknown(image_scores: np.ndarray, threshold: float) -> float:
+    """The share of images the relative rule calls "unknown source"."""
+    return float((image_scores > threshold).mean())
+
+
+def tile_majority_called_unknown(scores: np.ndarray, threshold: float, photos: list[str], labels: np.ndarray) -> float:
+    """The share of images (photo, source) the tile-majority rule calls "unknown source": more
+    than UNKNOWN_IF_FRACTION_ABOVE of their tiles score above `threshold`."""
+    shares = image_means((scores > threshold).astype(np.float64), photos, labels)
+    return float((shares > UNKNOWN_IF_FRACTION_ABOVE).mean())
