@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 RULE = "relative"
+# The runtime attributes the reconstructions of at most this many tiles of an image, spread evenly.
+# Calibration and evaluation use every tile of their images (at most 60 in the shipped zoo).
+REFERENCE_TILES = 64
 DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) minus that of its own "
                "reconstruction R(x) saved as 8-bit and attributed tile by tile (higher: more likely unknown); "
                "unknown source when above the threshold")
@@ -65,6 +68,7 @@ def calibrate_relative(model, reconstructor, config, labels: list[str]) -> dict:
 def manifest_entry(known_image_scores: np.ndarray, quantile: float) -> dict:
     """The rule with its threshold at the `quantile` of the known images' relative scores."""
     return {"rule": RULE, "threshold": float(np.quantile(known_image_scores, quantile)), "score": DESCRIPTION,
+            "reference_tiles": REFERENCE_TILES,
             "calibration": {"split": "val", "images": len(known_image_scores), "quantile": quantile}}
 
 

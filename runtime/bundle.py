@@ -90,9 +90,15 @@ def read_manifest(folder: Path) -> dict:
         raise BundleError(f"{path}: missing {', '.join(missing)}")
     open_set = manifest["open_set"]
     if not isinstance(open_set, dict) or open_set.get("rule") != OPEN_SET_RULE \
-            or isinstance(open_set.get("threshold"), bool) or not isinstance(open_set.get("threshold"), (int, float)):
-        raise BundleError(f"{path}: open_set must give rule {OPEN_SET_RULE!r} and a numeric threshold, got {open_set!r}")
+            or not is_number(open_set.get("threshold")) or not is_number(open_set.get("reference_tiles")) \
+            or open_set["reference_tiles"] != int(open_set["reference_tiles"]) or open_set["reference_tiles"] < 1:
+        raise BundleError(f"{path}: open_set must give rule {OPEN_SET_RULE!r}, a numeric threshold and a whole "
+                          f"number of reference_tiles (at least 1), got {open_set!r}")
     return manifest
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def verify_files(folder: Path, manifest: dict) -> None:

@@ -3,9 +3,9 @@
 An image is cut into tiles (the manifest's size and stride, covering every pixel; an image
 smaller than a tile is reflect-padded and the answer says so). Each tile goes through the
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
-into the image's attribution. Each tile's reconstruction, saved as 8-bit, goes through them too:
-"unknown source" compares the image's energy with its reconstruction's (the manifest's open_set
-rule). numpy + ONNX Runtime only: no torch.
+into the image's attribution. The 8-bit reconstructions of the tiles (of at most the manifest's
+reference_tiles, spread over the image) go through them too: "unknown source" compares the
+image's energy with its reconstruction's (the manifest's open_set rule). numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class Analysis:
     mu: np.ndarray             # (N, F)
     content: np.ndarray        # (N, C)
     logits: np.ndarray         # (N, K) the f head: its energy is the open-set score
-    reference_logits: np.ndarray  # (N, K) the f head on each tile's 8-bit reconstruction, attributed as an image
+    reference_logits: np.ndarray  # (M, K) the f head on the 8-bit reconstructions of M <= N spread tiles
     space_logits: np.ndarray   # (N, spaces, K)
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
@@ -108,6 +108,7 @@ class Engine:
         self.psnr_floor_db = float(manifest["anonymize"]["psnr_floor_db"])
         self.psnr_floor_range_db = tuple(float(v) for v in manifest["anonymize"]["psnr_floor_range_db"])
         self.threshold = float(manifest["open_set"]["threshold"])
+        self.reference_tiles = int(manifest["open_set"]["reference_tiles"])
         self.scale = float(manifest["normalization"]["scale"])
         self.offset = float(manifest["normalization"]["offset"])
 
@@ -162,10 +163,16 @@ class Engine:
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
-        reference = self.run_tiles(self.as_8bit(out["x_hat"]))
+        reference = self.run_tiles(self.as_8bit(out["x_hat"][self.reference_picks(len(x))]))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
                         out["logits"], reference["logits"], out["space_logits"], out["decision"],
                         time.perf_counter() - started)
+
+    def reference_picks(self, count: int) -> np.ndarray:
+        """Which of `count` tiles (raster order) the reference pass attributes: all of them up to the
+        manifest's reference_tiles, else that many spread evenly over the image; their mean energy
+        estimates the whole image's and bounds the cost of the rule on large images."""
+        return np.unique(np.linspace(0, count - 1, min(count, self.reference_tiles)).round().astype(int))
 
     def as_8bit(self, x: np.ndarray) -> np.ndarray:
         """Float tiles as an 8-bit image holds them (rounded to the normalization's levels)."""

@@ -172,6 +172,7 @@ def test_unknown_source_compares_the_image_with_its_own_reconstruction_as_torch_
     tiles = make_tileset(reconstructor, uint8_tiles, np.zeros(count, dtype=np.int64), np.arange(count),
                          ["sample"] * count, [label.name for label in engine.labels])
     own, reference = tile_energies(model, reconstructor, tiles)
+    reference = reference[engine.reference_picks(count)]  # 64 of the 225 tiles
     np.testing.assert_allclose(engine.open_set_scores(analysis.logits), own, atol=5e-3)
     np.testing.assert_allclose(engine.open_set_scores(analysis.reference_logits), reference, atol=5e-2)
     open_set = engine.verdict(analysis)["open_set"]
@@ -190,12 +191,32 @@ def test_the_image_is_unknown_exactly_when_its_relative_score_is_above_the_thres
         assert result["unknown"] is unknown and result["open_set"]["threshold"] == threshold
 
 
-@pytest.mark.parametrize("open_set", [{"threshold": 1.0}, {"rule": "tile-majority", "threshold": 1.0},
-                                      {"rule": "relative", "threshold": "high"}, {"rule": "relative"}, 3.0])
+def test_a_large_image_estimates_its_reference_energy_from_spread_tiles(bundle_copy, sample):
+    large = np.tile(sample, (2, 2, 1))  # 512x512: 31 x 31 tiles of 32 at stride 16
+    capped = Engine.load(bundle_copy, device="cpu")
+    picks = capped.reference_picks(31 * 31)
+    assert capped.reference_tiles == 64 and len(picks) == 64 and picks[0] == 0 and picks[-1] == 31 * 31 - 1
+    assert np.array_equal(capped.reference_picks(10), np.arange(10))
+    manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    manifest["open_set"]["reference_tiles"] = 31 * 31
+    (bundle_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    analyses = {"capped": capped.analyze(large), "every tile": Engine.load(bundle_copy, device="cpu").analyze(large)}
+    assert [len(a.reference_logits) for a in analyses.values()] == [64, 31 * 31]
+    scores = [capped.verdict(a)["open_set"]["score"] for a in analyses.values()]
+    spread = capped.open_set_scores(analyses["every tile"].reference_logits).std()
+    assert abs(scores[0] - scores[1]) < 3 * spread / np.sqrt(64)  # a mean of 64 of them
+
+
+@pytest.mark.parametrize("open_set", [{"threshold": 1.0, "reference_tiles": 64},
+                                      {"rule": "tile-majority", "threshold": 1.0, "reference_tiles": 64},
+                                      {"rule": "relative", "threshold": "high", "reference_tiles": 64},
+                                      {"rule": "relative", "reference_tiles": 64}, {"rule": "relative", "threshold": 1.0},
+                                      {"rule": "relative", "threshold": 1.0, "reference_tiles": 0},
+                                      {"rule": "relative", "threshold": 1.0, "reference_tiles": 6.5}, 3.0])
 def test_a_manifest_without_the_relative_open_set_rule_is_refused(bundle_copy, open_set):
     manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
     (bundle_copy / MANIFEST_NAME).write_text(json.dumps({**manifest, "open_set": open_set}))
-    with pytest.raises(BundleError, match="open_set must give rule 'relative' and a numeric threshold"):
+    with pytest.raises(BundleError, match="open_set must give rule 'relative', a numeric threshold and a whole number"):
         load_bundle(bundle_copy)
 
 
