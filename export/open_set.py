@@ -31,7 +31,7 @@ def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np
     return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
 
 
-def reference_tiles(reconstructor, tiles):
+def saved_reconstructions(reconstructor, tiles):
     """The tile set of each tile's 8-bit reconstruction, reconstructed again (as an image is)."""
     from export.data import make_tileset
 
@@ -44,7 +44,7 @@ def tile_energies(model, reconstructor, tiles) -> tuple[np.ndarray, np.ndarray]:
     from export.train import fingerprints, open_set_score
 
     return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
-            open_set_score(fingerprints(model, reference_tiles(reconstructor, tiles))["logits"]).numpy())
+            open_set_score(fingerprints(model, saved_reconstructions(reconstructor, tiles))["logits"]).numpy())
 
 
 def relative_scores(model, reconstructor, tiles) -> dict[str, np.ndarray]:

@@ -5,7 +5,8 @@ smaller than a tile is reflect-padded and the answer says so). Each tile goes th
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
 into the image's attribution. The 8-bit reconstructions of the tiles (of at most the manifest's
 reference_tiles, spread over the image) go through them too: "unknown source" compares the
-image's energy with its reconstruction's (the manifest's open_set rule). numpy + ONNX Runtime only: no torch.
+image's energy with its reconstruction's (the manifest's open_set rule).
+numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
 
