@@ -201,6 +201,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
         psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
         metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} (floor {result['psnr_floor_db']:g} dB) · "
                    f"target: {'neutral (no known generator)' if target == NEUTRAL else target_display}")
+        if result["after"]["unknown"]:
+            metrics += (f"\n\nAfter: **unknown source**: no known generator fits it (closest: "
+                        f"{result['after']['display_name']}).")
         if result["after"]["label"] == result["before"]["label"] and not result["before"]["is_real"]:
             metrics += ("\n\n**Warning:** the source is still recognised after anonymization: this model's "
                         "counterfactual removes only part of the fingerprint (see About for the measured rate). "

@@ -135,15 +135,18 @@ def image_hit_rate(probs: np.ndarray, y: np.ndarray, photos: list[str], wanted: 
     return float(np.mean([log_probs[rows].mean(0).argmax() == wanted[rows[0]] for rows in groups.values()]))
 
 
-def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: str, seed: int = 0) -> tuple[dict, dict]:
+def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: str, seed: int = 0,
+                  unknown_threshold: float | None = None) -> tuple[dict, dict]:
     """Neutral-target anonymization and named counterfactuals of generated tiles, measured through
     the whole pipeline: the result is quantized to uint8 (as a saved PNG), then re-attributed by
     ours and by every other method in `judges` (name -> function from a TileSet to probabilities),
-    `strongest` among them (the most accurate baseline) reported on its own too."""
+    `strongest` among them (the most accurate baseline) reported on its own too. With the open-set
+    rule's `unknown_threshold`: the share of whole images it calls unknown, before and after."""
     import torch
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from export.data import make_tileset
+    from export.open_set import called_unknown, relative_scores
     from export.train import counterfactual
     from runtime.engine import max_change_rms
 
@@ -174,7 +177,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
                                 tiles.photos, labels)
         probs = ours_predict(model, cf_tiles)[0]
         results[kind] = (x_cf, probs.argmax(1), {name: judge(cf_tiles).argmax(1) for name, judge in judges.items()},
-                         probs)
+                         probs, cf_tiles)
     x_cf = results["neutral"][0].permute(0, 2, 3, 1).numpy()
     ssim = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(original, x_cf)]
     psnr = [peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b) else 100.0
@@ -199,6 +202,10 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
         "counterfactual_hit_rate_strongest_baseline": float(np.mean(results["named"][2][strongest] == named)),
         "counterfactual_hit_rate_by": {name: float(np.mean(hits == named)) for name, hits in results["named"][2].items()},
     }
+    if unknown_threshold is not None:
+        metrics["images_called_unknown"] = {
+            kind: called_unknown(relative_scores(model, reconstructor, images)["image_relative"], unknown_threshold)
+            for kind, images in (("input", tiles), ("neutral", results["neutral"][4]), ("named", results["named"][4]))}
     return metrics, {"original": original, "anonymized": x_cf}
 
 
@@ -207,6 +214,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
 
     from export.augment import ROBUSTNESS, jpeg
     from export.baselines import DctLinear, NoiseCorrelation, PixelCNN
+    from export.open_set import calibrate_relative
     from export.train import build_eval_tiles, fingerprints, load_model, load_model_on
 
     started = time.time()
@@ -239,7 +247,8 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     strongest = max(baselines, key=lambda b: result["methods"][b.name]["accuracy"]).name
 
     result["fdr"] = {"value": fisher_discriminant_ratio(mu.numpy(), y), "formula": FDR_FORMULA}
-    result["open_set"] = open_set(model, state, config, reconstructor, test, mu, logits, held_out)
+    rule = calibrate_relative(model, reconstructor, config, labels)
+    result["open_set"] = open_set(model, state, config, reconstructor, test, mu, logits, held_out, rule=rule)
     result["robustness"] = {}
     for name, perturb in ROBUSTNESS.items():
         tiles = build_eval_tiles(config, reconstructor, "test", labels, perturb=perturb)
@@ -249,7 +258,8 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
         "jpeg90_all_classes_accuracy": float((ours_predict(model, shortcut)[0].argmax(1) == shortcut.labels.numpy()).mean()),
         "clean_accuracy": result["methods"]["causal-fingerprint"]["accuracy"]}
     generated = generated_tiles(config, reconstructor, "test", labels)
-    result["anonymization"], examples = anonymization(model, state, reconstructor, generated, judges, strongest)
+    result["anonymization"], examples = anonymization(model, state, reconstructor, generated, judges, strongest,
+                                                      unknown_threshold=rule["threshold"])
     result["seconds"] = time.time() - started
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
@@ -277,11 +287,13 @@ def open_set_scores(mu, logits, protos, spread) -> dict[str, np.ndarray]:
             "max_softmax": (1 - torch.softmax(logits, 1).max(1).values).numpy()}
 
 
-def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out, split: str = "test") -> dict:
+def open_set(model, state, config, reconstructor, known, known_mu, known_logits, held_out, split: str = "test",
+             rule: dict | None = None) -> dict:
     """AUROC of "unknown" scores, held-out zoo members (positives) vs known sources, per tile and
     per whole image (mean tile score), for the energy, the runtime's relative score (export.open_set)
     and two others, on the photos of `split` (the split of the `known` tiles); the share of images
-    the runtime's rule and the tile-majority rule call unknown; where held-out images are named."""
+    the runtime's rule (`rule`; None: calibrated here) and the tile-majority rule call unknown; where
+    held-out images are named."""
     from export.open_set import (calibrate_relative, called_unknown, image_means, relative_scores,
                                  tile_majority_called_unknown)
     from export.train import build_eval_tiles, fingerprints
@@ -305,7 +317,7 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     truth = families_of(held_out)
     probs = unknown_outputs["decision"].exp().numpy()
     image_truth, image_named = image_predictions(probs, unknown.photos, unknown.labels.numpy())
-    rule = calibrate_relative(model, reconstructor, config, state["labels"])
+    rule = rule or calibrate_relative(model, reconstructor, config, state["labels"])
     relative = {"known": relative_scores(model, reconstructor, known),
                 "unknown": relative_scores(model, reconstructor, unknown)}
     scores["relative"] = {f"{level}_auroc": auroc(relative["known"][f"{level}_relative"],
@@ -380,7 +392,13 @@ def markdown(result: dict) -> str:
               f"still named for {a['image_true_source_rate']:.4f}; \"as if made by X\" named X for "
               f"{a['image_counterfactual_hit_rate']:.4f}",
               f"- counterfactual \"as if made by X\" attributed to X: {a['counterfactual_hit_rate']:.4f} by ours, "
-              f"{a['counterfactual_hit_rate_strongest_baseline']:.4f} by {a['strongest_baseline']}", ""]
+              f"{a['counterfactual_hit_rate_strongest_baseline']:.4f} by {a['strongest_baseline']}"]
+    if "images_called_unknown" in a:
+        called = a["images_called_unknown"]
+        lines.append(f"- whole images the app calls \"unknown source\" (its open-set rule): {called['input']:.4f} of "
+                     f"the generated inputs, {called['neutral']:.4f} after neutral anonymization, {called['named']:.4f} "
+                     f"of the \"as if made by X\" counterfactuals")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -86,6 +86,8 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert {"ssim_mean", "psnr_mean", "true_source_rate", "chance", "true_source_rate_strongest_baseline",
             "counterfactual_hit_rate"} <= set(result["anonymization"])
     assert result["anonymization"]["chance"] == pytest.approx(1 / 3)
+    called = result["anonymization"]["images_called_unknown"]
+    assert set(called) == {"input", "neutral", "named"} and all(0 <= share <= 1 for share in called.values())
     assert output.with_suffix(".md").read_text().startswith("# Attribution benchmark")
     assert {p.name for p in (tmp_path / "docs").iterdir()} == {"fingerprint_space.png", "confusion.png", "anonymize.png"}
 
