@@ -16,7 +16,6 @@ held-out images each rule calls unknown.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def split_scores(model, state, config, reconstructor, split: str) -> dict:
@@ -46,20 +45,13 @@ def split_scores(model, state, config, reconstructor, split: str) -> dict:
 def main(argv=None) -> int:
     from export.evaluate import auroc
     from export.open_set import called_unknown, manifest_entry
-    from export.train import load_model_on
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "export" / "assets" / "causal-fingerprint.pt")
-    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
-    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "open_set_reference.json")
-    args = parser.parse_args(argv)
-    if refuse_missing([args.dataset / "build.json", args.model]):
-        return 2
+    args = open_set_parser(__doc__.split("\n")[0], ROOT, "open_set_reference.json").parse_args(argv)
     started = time.time()
-    model, state, config, reconstructor = load_model_on(args.model, args.dataset)
-    if not state["held_out"]:
-        print("error: the dataset has no held-out members to measure the open set on", file=sys.stderr)
+    loaded = load_held_out_model(args.model, args.dataset)
+    if loaded is None:
         return 2
+    model, state, config, reconstructor = loaded
     scores = {split: split_scores(model, state, config, reconstructor, split) for split in ("val", "test")}
     quantile = config.open_set_quantile
     threshold = manifest_entry(scores["val"]["known"]["image_relative"], quantile)["threshold"]

@@ -46,3 +46,30 @@ def write_comparison(script: str, args, argv: list[str] | None, rows: list[dict]
     command = f"python bench/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
     write_result(args.output, {"command": command, "split": args.split, "platform": platform.platform(),
                                "checkpoints": rows, "seconds": time.time() - started})
+
+
+def open_set_parser(description: str, root: Path, output_name: str):
+    """The arguments of an open-set bench: --model, --dataset, --output (bench/results/output_name)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", type=Path, default=root / "export" / "assets" / "causal-fingerprint.pt")
+    parser.add_argument("--dataset", type=Path, default=root / "data" / "zoo")
+    parser.add_argument("--output", type=Path, default=root / "bench" / "results" / output_name)
+    return parser
+
+
+def load_held_out_model(model: Path, dataset: Path):
+    """export.train.load_model_on(model, dataset), or None after one error line when a file is
+    missing or the dataset holds no member out to measure the open set on."""
+    import sys
+
+    from export.train import load_model_on
+
+    if refuse_missing([dataset / "build.json", model]):
+        return None
+    loaded = load_model_on(model, dataset)
+    if not loaded[1]["held_out"]:
+        print("error: the dataset has no held-out members to measure the open set on", file=sys.stderr)
+        return None
+    return loaded

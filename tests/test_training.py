@@ -299,6 +299,27 @@ def test_attribution_val_bench_measures_what_training_calibrated_and_names_diffe
     assert "different labels" in capsys.readouterr().err
 
 
+def test_open_set_jpeg_bench_ships_the_clean_threshold_and_measures_every_format(tiny_checkpoint, tiny_dataset,
+                                                                                 tmp_path, capsys):
+    from export.open_set import calibrate_relative
+    from export.train import load_model_on
+
+    bench = load_bench("open_set_jpeg")
+    output = tmp_path / "open_set_jpeg.json"
+    assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--qualities", "75",
+                       "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    assert result["thresholds"]["clean"] == pytest.approx(
+        calibrate_relative(model, reconstructor, config, state["labels"])["threshold"])
+    for by_kind in result["test_images_called_unknown"].values():
+        assert set(by_kind) == {"known", "unknown"}
+        assert all(set(shares) == {"clean", "jpeg75"} and all(0 <= v <= 1 for v in shares.values())
+                   for shares in by_kind.values())
+    assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--qualities", "120"]) == 2
+    assert "--qualities" in capsys.readouterr().err
+
+
 def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tiny_checkpoint, tiny_dataset,
                                                                              tmp_path, capsys):
     from export.open_set import calibrate_relative, tile_energies

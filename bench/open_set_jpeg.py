@@ -1,0 +1,79 @@
+"""What JPEG does to "unknown source": the open-set rule on images re-saved as JPEG, every class alike.
+
+    python bench/open_set_jpeg.py [--model export/assets/causal-fingerprint.pt] [--dataset data/zoo]
+                                  [--qualities 90 75] [--output bench/results/open_set_jpeg.json]
+
+Per split (val, test), kind (known sources, held-out members) and format (clean PNG, JPEG at each
+quality): the relative scores of whole images (export.open_set). Two thresholds, each the
+open_set_quantile of known validation images: `clean` (the one export.to_onnx ships) and
+`clean_and_jpeg` (clean and re-saved validation images pooled). For each, the share of test
+images called unknown, per kind and format. No held-out member sets anything.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+
+
+def image_scores(model, state, config, reconstructor, qualities: list[int]) -> dict:
+    """(split, kind, format) -> relative score of each image; format "clean" or "jpegQ"."""
+    from export.augment import jpeg
+    from export.open_set import relative_scores
+    from export.train import build_eval_tiles
+
+    formats = {"clean": None, **{f"jpeg{q}": (lambda image, q=q: jpeg(image, q)) for q in qualities}}
+    scores = {}
+    for split in ("val", "test"):
+        for kind, names in (("known", state["labels"]), ("unknown", state["held_out"])):
+            for name, perturb in formats.items():
+                tiles = build_eval_tiles(config, reconstructor, split, names, perturb=perturb)
+                scores[split, kind, name] = relative_scores(model, reconstructor, tiles)["image_relative"]
+    return scores
+
+
+def main(argv=None) -> int:
+    import numpy as np
+
+    from export.open_set import called_unknown, manifest_entry
+
+    parser = open_set_parser(__doc__.split("\n")[0], ROOT, "open_set_jpeg.json")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[90, 75])
+    args = parser.parse_args(argv)
+    if not all(1 <= q <= 95 for q in args.qualities):
+        print(f"error: --qualities must be JPEG qualities from 1 to 95, got {args.qualities}", file=sys.stderr)
+        return 2
+    started = time.time()
+    loaded = load_held_out_model(args.model, args.dataset)
+    if loaded is None:
+        return 2
+    model, state, config, reconstructor = loaded
+    scores = image_scores(model, state, config, reconstructor, args.qualities)
+    formats = ["clean", *(f"jpeg{q}" for q in args.qualities)]
+    quantile = config.open_set_quantile
+    thresholds = {"clean": manifest_entry(scores["val", "known", "clean"], quantile)["threshold"],
+                  "clean_and_jpeg": manifest_entry(np.concatenate([scores["val", "known", f] for f in formats]),
+                                                   quantile)["threshold"]}
+    command = ["python bench/open_set_jpeg.py", *(argv if argv is not None else sys.argv[1:])]
+    result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
+              "calibration_quantile": quantile, "thresholds": thresholds,
+              "test_images_called_unknown": {
+                  name: {kind: {f: called_unknown(scores["test", kind, f], threshold) for f in formats}
+                         for kind in ("known", "unknown")}
+                  for name, threshold in thresholds.items()},
+              "test_mean_score": {kind: {f: float(scores["test", kind, f].mean()) for f in formats}
+                                  for kind in ("known", "unknown")},
+              "test_images": {kind: len(scores["test", kind, "clean"]) for kind in ("known", "unknown")},
+              "seconds": time.time() - started}
+    write_result(args.output, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
