@@ -31,25 +31,30 @@ def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np
     return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
 
 
-def saved_reconstructions(reconstructor, tiles):
-    """The tile set of each tile's 8-bit reconstruction, reconstructed again (as an image is)."""
+def saved_reconstructions(reconstructor, tiles, save=None):
+    """The tile set of each tile's 8-bit reconstruction, reconstructed again (as an image is);
+    `save` (optional) re-saves each uint8 (S, S, 3) reconstruction first, as a JPEG for instance."""
     from export.data import make_tileset
 
     saved = tiles.x_hat.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    if save is not None:
+        saved = np.stack([save(tile) for tile in saved])
     return make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos, tiles.names)
 
 
-def tile_energies(model, reconstructor, tiles) -> tuple[np.ndarray, np.ndarray]:
+def tile_energies(model, reconstructor, tiles, save=None) -> tuple[np.ndarray, np.ndarray]:
     """(energy of each tile, energy of its 8-bit reconstruction attributed as an image)."""
     from export.train import fingerprints, open_set_score
 
+    reference = saved_reconstructions(reconstructor, tiles, save)
     return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
-            open_set_score(fingerprints(model, saved_reconstructions(reconstructor, tiles))["logits"]).numpy())
+            open_set_score(fingerprints(model, reference)["logits"]).numpy())
 
 
-def relative_scores(model, reconstructor, tiles) -> dict[str, np.ndarray]:
-    """Per tile and per image (photo, source): the energy and the relative score."""
-    own, reference = tile_energies(model, reconstructor, tiles)
+def relative_scores(model, reconstructor, tiles, save=None) -> dict[str, np.ndarray]:
+    """Per tile and per image (photo, source): the energy and the relative score (the reference
+    re-saved by `save`, see saved_reconstructions)."""
+    own, reference = tile_energies(model, reconstructor, tiles, save)
     labels = tiles.labels.numpy()
     return {"tile_energy": own, "tile_relative": own - reference,
             "image_energy": image_means(own, tiles.photos, labels),

@@ -314,8 +314,9 @@ def test_open_set_jpeg_bench_ships_the_clean_threshold_and_measures_every_format
         calibrate_relative(model, reconstructor, config, state["labels"])["threshold"])
     for by_kind in result["test_images_called_unknown"].values():
         assert set(by_kind) == {"known", "unknown"}
-        assert all(set(shares) == {"clean", "jpeg75"} and all(0 <= v <= 1 for v in shares.values())
-                   for shares in by_kind.values())
+        assert all(set(shares) == {"clean", "jpeg75", "jpeg75_jpeg_reference"}
+                   and all(0 <= v <= 1 for v in shares.values()) for shares in by_kind.values())
+    assert set(result["test_image_auroc"]) == {"clean", "jpeg75", "jpeg75_jpeg_reference"}
     assert bench.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--qualities", "120"]) == 2
     assert "--qualities" in capsys.readouterr().err
 
