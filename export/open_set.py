@@ -35,8 +35,9 @@ def saved_reconstructions(reconstructor, tiles, save=None):
     """The tile set of each tile's 8-bit reconstruction, reconstructed again (as an image is);
     `save` (optional) re-saves each uint8 (S, S, 3) reconstruction first, as a JPEG for instance."""
     from export.data import make_tileset
+    from export.tiles import to_images
 
-    saved = tiles.x_hat.float().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    saved = to_images(tiles.x_hat)
     if save is not None:
         saved = np.stack([save(tile) for tile in saved])
     return make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos, tiles.names)

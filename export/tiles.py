@@ -14,8 +14,12 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) or (3, H, W) in [-1, 1] -> (H, W, 3) uint8, rounded."""
-    tensor = tensor.detach().reshape(-1, *tensor.shape[-2:]).clamp(-1, 1)
-    return tensor.add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    return to_images(tensor.reshape(1, -1, *tensor.shape[-2:]))[0]
+
+
+def to_images(tensor: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, rounded."""
+    return tensor.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def random_crops(images: list[np.ndarray], size: int, count: int, rng: np.random.Generator) -> torch.Tensor:
