@@ -114,6 +114,9 @@ def verdict_markdown(result: dict, engine: Engine) -> str:
              f"{result['image_size'][1]}x{result['image_size'][0]} px"]
     if result["padded"]:
         notes.append(f"padded to one {result['tiles']['size']}-px tile (smaller than a tile)")
+    saved_as = result["open_set"]["reference_saved_as"]
+    if saved_as != "8-bit":
+        notes.append(f"{saved_as}: its reconstruction is saved the same way before they are compared")
     return head + "\n\n" + " · ".join(notes)
 
 
@@ -322,9 +325,10 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
   flagged "unknown source" when the model is less sure of it than of its own reconstruction (mean
   tile energy minus the reconstruction's, above a threshold calibrated on known sources); a close
   relative of a known model is still often attributed to it.
-- Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it, and
-  a JPEG re-save often makes a known source's image look like an unknown source (about 4 in 10 at
-  quality 90 on our test photos).
+- Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
+  A JPEG file is compared with its reconstruction saved with the file's own JPEG tables, so a
+  re-save seldom passes for an unknown source, but JPEG also hides most unknown sources. A JPEG
+  converted to PNG has lost its tables and is often called an unknown source.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
 
 ### Method and citation

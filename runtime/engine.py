@@ -3,9 +3,10 @@
 An image is cut into tiles (the manifest's size and stride, covering every pixel; an image
 smaller than a tile is reflect-padded and the answer says so). Each tile goes through the
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
-into the image's attribution. The 8-bit reconstructions of the tiles (of at most the manifest's
-reference_tiles, spread over the image) go through them too: "unknown source" compares the
-image's energy with its reconstruction's (the manifest's open_set rule).
+into the image's attribution. The reconstructions of the tiles (of at most the manifest's
+reference_tiles, spread over the image), saved as the input was (8-bit, or JPEG with the input
+file's own tables), go through them too: "unknown source" compares the image's energy with its
+reconstruction's (the manifest's open_set rule).
 numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
-from runtime.intake import decode_image, read_image, to_rgb
+from runtime.intake import Decoded, JpegSaving, decode, jpeg_saving, read, to_rgb
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
 
@@ -31,14 +32,20 @@ NEUTRAL = "neutral"
 BATCH_TILES = 64
 
 
-def as_rgb_array(image) -> np.ndarray:
-    """An (H, W, 3) uint8 array from an array, a PIL image, a path or file bytes; else InputError."""
+def load_input(image) -> Decoded:
+    """(H, W, 3) uint8 pixels from an array, a PIL image, a path or file bytes, with a JPEG's
+    compression settings when the image is a JPEG file (or an opened one); else InputError."""
     if isinstance(image, (str, Path)):
-        return read_image(image)
+        return read(image)
     if isinstance(image, (bytes, bytearray)):
-        return decode_image(bytes(image))
+        return decode(bytes(image))
     if isinstance(image, Image.Image):
-        return np.asarray(to_rgb(image), dtype=np.uint8)
+        return Decoded(np.asarray(to_rgb(image), dtype=np.uint8), jpeg_saving(image))
+    return Decoded(as_rgb_array(image))
+
+
+def as_rgb_array(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 array from a uint8 (H, W), (H, W, 3) or (H, W, 4) array; else InputError."""
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise InputError(f"an image array must be uint8, got {image.dtype}")
@@ -69,6 +76,7 @@ class Analysis:
     space_logits: np.ndarray   # (N, spaces, K)
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
+    jpeg: JpegSaving | None = None  # how the input file was compressed (the reference is saved the same way)
 
 
 def max_change_rms(psnr_floor_db: float) -> float:
@@ -157,17 +165,17 @@ class Engine:
     def analyze(self, image) -> Analysis:
         """Cut an image into covering tiles and run every graph on them."""
         started = time.perf_counter()
-        rgb = as_rgb_array(image)
-        original = rgb.shape[:2]
-        padded_image, padded = pad_to_tile(rgb, self.bundle.tile)
+        decoded = load_input(image)
+        original = decoded.pixels.shape[:2]
+        padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
         positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
-        reference = self.run_tiles(self.as_8bit(out["x_hat"][self.reference_picks(len(x))]))
+        reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], decoded.jpeg))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
                         out["logits"], reference["logits"], out["space_logits"], out["decision"],
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, decoded.jpeg)
 
     def reference_picks(self, count: int) -> np.ndarray:
         """Which of `count` tiles (raster order) the reference pass attributes: all of them up to the
@@ -179,6 +187,16 @@ class Engine:
         """Float tiles as an 8-bit image holds them (rounded to the normalization's levels)."""
         levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255)
         return (levels * self.scale + self.offset).astype(np.float32)
+
+    def saved_as_input(self, x: np.ndarray, jpeg: JpegSaving | None) -> np.ndarray:
+        """Float tiles saved the way the input was: as 8-bit, and for a JPEG input each tile
+        compressed with the input's own tables. A JPEG re-save raises every source's energy, so
+        the reference must carry the same loss as the image it is compared with."""
+        if jpeg is None:
+            return self.as_8bit(x)
+        levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        saved = np.stack([jpeg.save(tile) for tile in levels]).transpose(0, 3, 1, 2)
+        return (saved * self.scale + self.offset).astype(np.float32)
 
     # ------------------------------------------------------------ the API
     @staticmethod
@@ -206,7 +224,8 @@ class Engine:
             "confidence": float(probabilities[best]),
             "probabilities": {lab.name: float(p) for lab, p in zip(self.labels, probabilities)},
             "open_set": {"rule": OPEN_SET_RULE, "score": score, "threshold": self.threshold, "energy": energy,
-                         "reference_energy": reference_energy},
+                         "reference_energy": reference_energy,
+                         "reference_saved_as": analysis.jpeg.describe() if analysis.jpeg else "8-bit"},
             "tiles": {
                 "size": self.bundle.tile, "stride": self.bundle.stride,
                 "positions": [list(p) for p in analysis.positions],

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from runtime.errors import InputError
 
@@ -46,8 +48,76 @@ def sniff_format(data: bytes) -> str | None:
     return next((kind for magic, kind in SIGNATURES.items() if data.startswith(magic)), None)
 
 
+@lru_cache(maxsize=1)
+def standard_luminance_tables() -> np.ndarray:
+    """(100, 64): the luminance table libjpeg writes at each quality 1..100 (read from real encodes)."""
+    tables = []
+    for quality in range(1, 101):
+        buffer = io.BytesIO()
+        Image.new("L", (8, 8)).save(buffer, "JPEG", quality=quality)
+        with Image.open(buffer) as encoded:
+            tables.append(list(encoded.quantization[0]))
+    return np.array(tables)
+
+
+@dataclass(frozen=True)
+class JpegSaving:
+    """How a JPEG file was compressed (its quantization tables and chroma subsampling), enough to
+    compress other pixels the same way. `quality` is the libjpeg quality whose luminance table is
+    nearest; `standard` says whether it is that table exactly (cameras and editors use others)."""
+
+    qtables: tuple[tuple[int, ...], ...]
+    subsampling: int  # PIL's code: 0 is 4:4:4, 1 is 4:2:2, 2 is 4:2:0; -1 for a grayscale file
+    quality: int
+    standard: bool
+
+    @property
+    def grayscale(self) -> bool:
+        return len(self.qtables) == 1
+
+    def describe(self) -> str:
+        return f"JPEG quality {'' if self.standard else '~'}{self.quality}"
+
+    def save(self, image: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 image compressed with these tables and decoded again, as RGB uint8."""
+        picture = Image.fromarray(image).convert("L") if self.grayscale else Image.fromarray(image)
+        options = {} if self.grayscale else {"subsampling": self.subsampling}
+        buffer = io.BytesIO()
+        picture.save(buffer, "JPEG", qtables=[list(table) for table in self.qtables], **options)
+        with Image.open(buffer) as decoded:
+            return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+
+
+def jpeg_saving(image: Image.Image) -> JpegSaving | None:
+    """The JpegSaving of an opened JPEG file (None for any other format, or a JPEG whose tables
+    PIL cannot use again: not one or two 64-entry tables, or 4:1:1-like subsampling)."""
+    tables = image.quantization if isinstance(image, JpegImagePlugin.JpegImageFile) else None
+    if not tables or len(tables) > 2 or any(len(table) != 64 for table in tables.values()):
+        return None
+    qtables = tuple(tuple(int(v) for v in tables[key]) for key in sorted(tables))
+    subsampling = JpegImagePlugin.get_sampling(image)
+    if len(qtables) == 2 and subsampling not in (0, 1, 2):
+        return None
+    distances = np.abs(standard_luminance_tables() - np.array(qtables[0])).sum(1)
+    best = int(distances.argmin())
+    return JpegSaving(qtables, subsampling, quality=best + 1, standard=bool(distances[best] == 0))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded image: (H, W, 3) uint8 RGB pixels and, for a JPEG file, how it was compressed."""
+
+    pixels: np.ndarray
+    jpeg: JpegSaving | None = None
+
+
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode image bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied."""
+    return decode(data, name).pixels
+
+
+def decode(data: bytes, name: str = "<bytes>") -> Decoded:
+    """Decode image bytes (EXIF orientation applied) and keep a JPEG's compression settings."""
     if len(data) == 0:
         raise InputError(f"{name}: the file is empty; expected an image file")
     if len(data) > MAX_FILE_BYTES:
@@ -59,8 +129,9 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
                     f"{name}: {image.width}x{image.height} pixels is over the {MAX_PIXELS}-pixel limit"
                 )
             image.seek(0)
+            jpeg = jpeg_saving(image)
             image = ImageOps.exif_transpose(image)
-            return np.asarray(to_rgb(image), dtype=np.uint8).copy()
+            return Decoded(np.asarray(to_rgb(image), dtype=np.uint8).copy(), jpeg)
     except InputError:
         raise
     except Image.DecompressionBombError as error:
@@ -76,10 +147,15 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file to an (H, W, 3) uint8 RGB array; InputError if it is missing or unusable."""
+    return read(path).pixels
+
+
+def read(path: str | Path) -> Decoded:
+    """Read and decode an image file (see `decode`); InputError if it is missing or unusable."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    return decode_image(path.read_bytes(), name=str(path))
+    return decode(path.read_bytes(), name=str(path))
 
 
 def save_png(image: np.ndarray, path: str | Path) -> None:

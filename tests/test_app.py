@@ -47,6 +47,16 @@ def test_an_image_from_a_held_out_generator_is_shown_as_an_unknown_source(client
     assert f"score {result['open_set']['score']:.2f}, threshold {result['open_set']['threshold']:.2f}" in verdict
 
 
+def test_a_jpeg_upload_is_compared_with_its_reconstruction_saved_the_same_way(client, tmp_path):
+    path = tmp_path / "photo.jpg"
+    Image.open(SAMPLES / "gan-nearest--coffee.png").convert("RGB").save(path, "JPEG", quality=90)
+    verdict, _provenance, _plot, _tiles, result = client.predict(handle_file(path), api_name="/attribute")
+    assert result["open_set"]["reference_saved_as"] == "JPEG quality 90"
+    assert "JPEG quality 90: its reconstruction is saved the same way" in verdict
+    png = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"), api_name="/attribute")[-1]
+    assert png["open_set"]["reference_saved_as"] == "8-bit"
+
+
 def test_fingerprint_endpoint(client):
     fingerprint, residual, spectrum, _space, plain = client.predict(handle_file(SAMPLES / "real--chelsea.png"),
                                                                     api_name="/fingerprint")

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from runtime.errors import InputError
-from runtime.intake import decode_image, read_image
+from runtime.intake import decode, decode_image, read, read_image
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -50,3 +50,32 @@ def test_unusable_bytes_raise_input_error(data, message):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_image(tmp_path / "nothing.png")
+
+
+@pytest.mark.parametrize("quality, subsampling", [(95, 2), (90, 2), (75, 0), (50, 1)])
+def test_a_jpeg_keeps_its_tables_and_saves_other_pixels_the_same_way(quality, subsampling):
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    data = _encode(Image.fromarray(pixels), "JPEG", quality=quality, subsampling=subsampling)
+    decoded = decode(data)
+    jpeg = decoded.jpeg
+    assert (jpeg.quality, jpeg.standard, jpeg.subsampling) == (quality, True, subsampling)
+    assert jpeg.describe() == f"JPEG quality {quality}"
+    assert np.array_equal(jpeg.save(pixels), decoded.pixels)  # the very compression the file went through
+
+
+def test_a_grayscale_or_non_standard_jpeg_and_other_formats():
+    gray = np.random.default_rng(1).integers(0, 256, (24, 24), dtype=np.uint8)
+    decoded = decode(_encode(Image.fromarray(gray), "JPEG", quality=70))
+    assert decoded.jpeg.grayscale and decoded.jpeg.quality == 70
+    assert np.array_equal(decoded.jpeg.save(np.repeat(gray[:, :, None], 3, axis=2)), decoded.pixels)
+    custom = decode(_encode(Image.new("RGB", (16, 16)), "JPEG", quality="web_high")).jpeg  # PIL preset tables
+    assert not custom.standard and custom.describe().startswith("JPEG quality ~")
+    for fmt in ("PNG", "WEBP", "BMP"):
+        assert decode(_encode(Image.new("RGB", (16, 16)), fmt)).jpeg is None
+
+
+def test_read_keeps_the_jpeg_settings_of_a_file(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(_encode(Image.new("RGB", (16, 16), (200, 40, 10)), "JPEG", quality=85))
+    decoded = read(path)
+    assert decoded.jpeg.quality == 85 and np.array_equal(decoded.pixels, read_image(path))

@@ -1,4 +1,5 @@
 """The torch-free runtime on a tiny exported bundle: API, any image size, providers, bundle checks, CLI."""
+import io
 import json
 import logging
 import os
@@ -179,6 +180,39 @@ def test_unknown_source_compares_the_image_with_its_own_reconstruction_as_torch_
     assert open_set["rule"] == "relative" and open_set["threshold"] == engine.bundle.manifest["open_set"]["threshold"]
     assert open_set["score"] == pytest.approx(open_set["energy"] - open_set["reference_energy"])
     assert open_set["score"] == pytest.approx(own.mean() - reference.mean(), abs=5e-3)
+
+
+def test_a_jpeg_input_is_compared_with_its_reconstruction_saved_with_the_same_tables(engine, sample, tiny_checkpoint,
+                                                                                     tiny_dataset):
+    from export.data import make_tileset
+    from export.open_set import tile_energies
+    from export.train import load_model_on
+    from runtime.intake import decode
+
+    buffer = io.BytesIO()
+    Image.fromarray(sample).save(buffer, "JPEG", quality=80)
+    decoded = decode(buffer.getvalue())
+    as_file, as_pixels = engine.analyze(buffer.getvalue()), engine.analyze(decoded.pixels)
+    assert as_file.jpeg == decoded.jpeg and as_pixels.jpeg is None
+    assert np.array_equal(as_file.logits, as_pixels.logits)  # the same pixels: only the reference differs
+    assert engine.verdict(as_file)["open_set"]["reference_saved_as"] == "JPEG quality 80"
+    assert engine.verdict(as_pixels)["open_set"]["reference_saved_as"] == "8-bit"
+    with Image.open(io.BytesIO(buffer.getvalue())) as opened:  # an opened JPEG carries its tables too
+        assert engine.analyze(opened).jpeg == decoded.jpeg
+
+    model, _state, _config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    uint8_tiles = np.round((as_file.x + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    count = len(uint8_tiles)
+    tiles = make_tileset(reconstructor, uint8_tiles, np.zeros(count, dtype=np.int64), np.arange(count),
+                         ["sample"] * count, [label.name for label in engine.labels])
+    _own, reference = tile_energies(model, reconstructor, tiles, save=decoded.jpeg.save)
+    reference = reference[engine.reference_picks(count)]
+    runtime_reference = engine.open_set_scores(as_file.reference_logits)
+    # A few 8-bit levels of x_hat round the other way between ONNX and torch; JPEG spreads each over its block.
+    np.testing.assert_allclose(runtime_reference, reference, atol=0.1)
+    assert abs(runtime_reference.mean() - reference.mean()) < 0.01  # what the score uses
+    eight_bit = engine.open_set_scores(as_pixels.reference_logits)
+    assert np.abs(eight_bit - reference).max() > 0.1  # the JPEG re-save changed the reference
 
 
 def test_the_image_is_unknown_exactly_when_its_relative_score_is_above_the_threshold(bundle_copy, sample):
