@@ -3,7 +3,8 @@
 A tile's energy -logsumexp(f-head logits) depends on the photo as much as on the source, so a
 threshold on it, calibrated on some photos, flags almost nothing on others. The rule compares an
 image with its own reconstruction R(x) saved as 8-bit: the same content with the reconstructor's
-trace. An image's `relative` score is the mean energy of its tiles minus the mean energy of
+trace (the runtime saves a JPEG file's reconstruction with the file's own tables: a JPEG re-save
+raises every source's energy, bench/results/open_set_runtime.json). An image's `relative` score is the mean energy of its tiles minus the mean energy of
 their reconstructions' tiles (each attributed through the whole pipeline, as the runtime does);
 "unknown source" when it is above a threshold, the `open_set_quantile` of the known sources'
 validation images. The held-out zoo members are never used to set it
@@ -18,8 +19,8 @@ RULE = "relative"
 # Calibration and evaluation use every tile of their images (at most 60 in the shipped zoo).
 REFERENCE_TILES = 64
 DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) minus that of its own "
-               "reconstruction R(x) saved as 8-bit and attributed tile by tile (higher: more likely unknown); "
-               "unknown source when above the threshold")
+               "reconstruction R(x) saved as the input was (8-bit; a JPEG file's re-saved with its own JPEG tables) "
+               "and attributed tile by tile (higher: more likely unknown); unknown source when above the threshold")
 # The tile-majority rule (the runtime's before manifest format 4): "unknown source" when more than
 # this share of an image's tiles have an energy above the tiles' threshold. Kept to compare with.
 UNKNOWN_IF_FRACTION_ABOVE = 0.5
