@@ -6,13 +6,16 @@
 Both paths share the runtime's tiling and numpy post-processing, so only the model compute
 differs. End to end = attribute + fingerprint of one image (one analysis, as `Engine.fingerprint`
 returns both). An analysis is two passes through the graphs (the image's tiles, then their 8-bit
-reconstructions for the open-set rule): `onnxruntime_one_pass` is the first alone. Throughput =
+reconstructions for the open-set rule): `onnxruntime_one_pass` is the first alone, and
+`onnxruntime_jpeg_file` is the same image as JPEG file bytes (decoded, and its reconstructions
+re-saved with the file's tables). Throughput =
 tiles/s through reconstructor + fingerprint encoder at batch 64.
 Runs interleaved (torch, ORT, torch, ORT...) and reports medians, so machine noise hits both.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import statistics
@@ -142,9 +145,13 @@ def main(argv=None) -> int:
     end_to_end = side_by_side({"torch": lambda: torch_engine.fingerprint(image),
                                "onnxruntime": lambda: engine.fingerprint(image)}, args.repeats)
     image_tiles = engine.analyze(image).x
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=90)
+    jpeg_file = buffer.getvalue()
     attribute = side_by_side({"torch": lambda: torch_engine.attribute(image),
                               "onnxruntime": lambda: engine.attribute(image),
-                              "onnxruntime_one_pass": lambda: engine.run_tiles(image_tiles)}, args.repeats)
+                              "onnxruntime_one_pass": lambda: engine.run_tiles(image_tiles),
+                              "onnxruntime_jpeg_file": lambda: engine.attribute(jpeg_file)}, args.repeats)
     batch = side_by_side({"torch": lambda: reference.run_tiles(tiles),
                           "onnxruntime": lambda: engine.run_tiles(tiles)}, max(3, args.repeats // 2))
     ratio = end_to_end["onnxruntime"] / end_to_end["torch"]
@@ -163,6 +170,7 @@ def main(argv=None) -> int:
         "ort_over_torch_end_to_end": ratio,
         "ort_over_torch_attribute": attribute["onnxruntime"] / attribute["torch"],
         "attribute_over_one_pass": attribute["onnxruntime"] / attribute["onnxruntime_one_pass"],
+        "jpeg_file_over_pixels": attribute["onnxruntime_jpeg_file"] / attribute["onnxruntime"],
         "throughput_tiles_per_second": {name: args.batch_tiles / seconds for name, seconds in batch.items()},
         "targets": targets,
     }

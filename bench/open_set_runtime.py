@@ -1,0 +1,121 @@
+"""What the app says of JPEG files: the shipped bundle, through the runtime API, on the zoo's images
+saved as PNG and as JPEG at several qualities.
+
+    python bench/open_set_runtime.py [--bundle weights] [--dataset data/zoo] [--qualities 95 90 75 50]
+                                     [--output bench/results/open_set_runtime.json]
+
+Each image of the val and test splits (every known source, and the held-out members) goes to
+`Engine.analyze` in three forms: `png` (its pixels), `jpegQ` (the JPEG file's bytes, so the
+reference R(x) is re-saved with the file's own tables, as the app does), and `jpegQ_8bit_reference`
+(the same JPEG's decoded pixels, so the reference is saved as 8-bit only: the runtime before it
+read JPEG tables). Per form, on the test images: the share called "unknown source" by the
+manifest's threshold and by `jpeg_val` (the same quantile of the known val images' scores, the
+JPEG forms pooled), the accuracy on known sources and the AUROC of held-out vs known scores.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+
+
+def forms(image: np.ndarray, qualities: list[int]) -> dict:
+    """The inputs `Engine.analyze` gets for one image, by form name."""
+    inputs = {"png": image}
+    for quality in qualities:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+        inputs[f"jpeg{quality}"] = buffer.getvalue()
+        inputs[f"jpeg{quality}_8bit_reference"] = np.asarray(Image.open(buffer).convert("RGB"))
+    return inputs
+
+
+def verdicts(engine, dataset: Path, split: str, qualities: list[int]) -> list[dict]:
+    """One row per (image, form): its split, kind, true label, form, verdict label, score."""
+    from export.data import load_split_images
+
+    known = [label.name for label in engine.labels]
+    held_out = [entry["name"] for entry in engine.bundle.manifest["held_out"]]
+    rows = []
+    for kind, names in (("known", known), ("unknown", held_out)):
+        for photo, by_label in load_split_images(dataset, split, names).items():
+            for name, image in by_label.items():
+                for form, source in forms(image, qualities).items():
+                    verdict = engine.attribute(source)
+                    rows.append({"split": split, "kind": kind, "truth": name, "form": form,
+                                 "label": verdict["label"], "score": verdict["open_set"]["score"],
+                                 "reference_saved_as": verdict["open_set"]["reference_saved_as"]})
+    return rows
+
+
+def pick(rows, **where) -> list[dict]:
+    return [row for row in rows if all(row[key] == value for key, value in where.items())]
+
+
+def summary(rows: list[dict], forms_: list[str], thresholds: dict[str, float]) -> dict:
+    """Per form, on the test rows: called unknown (per threshold and kind), known accuracy, AUROC."""
+    from export.evaluate import auroc
+
+    result = {}
+    for form in forms_:
+        scores = {kind: np.array([r["score"] for r in pick(rows, split="test", kind=kind, form=form)])
+                  for kind in ("known", "unknown")}
+        known = pick(rows, split="test", kind="known", form=form)
+        result[form] = {
+            "called_unknown": {name: {kind: float((s > threshold).mean()) for kind, s in scores.items()}
+                               for name, threshold in thresholds.items()},
+            "known_accuracy": float(np.mean([r["label"] == r["truth"] for r in known])),
+            "auroc": auroc(scores["known"], scores["unknown"]),
+            "mean_score": {kind: float(s.mean()) for kind, s in scores.items()},
+            "reference_saved_as": sorted({r["reference_saved_as"] for r in known}),
+        }
+    return result
+
+
+def main(argv=None) -> int:
+    import argparse
+    import platform
+
+    from runtime import Engine
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", type=Path, default=ROOT / "weights")
+    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[95, 90, 75, 50])
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "open_set_runtime.json")
+    args = parser.parse_args(argv)
+    if not all(1 <= q <= 95 for q in args.qualities):
+        print(f"error: --qualities must be JPEG qualities from 1 to 95, got {args.qualities}", file=sys.stderr)
+        return 2
+    if refuse_missing([args.dataset / "build.json", args.bundle / "manifest.json"]):
+        return 2
+    started = time.time()
+    engine = Engine.load(str(args.bundle))
+    rows = [row for split in ("val", "test") for row in verdicts(engine, args.dataset, split, args.qualities)]
+    jpeg_forms = [f"jpeg{q}" for q in args.qualities]
+    calibration = engine.bundle.manifest["open_set"]["calibration"]
+    val_jpeg = [r["score"] for r in rows if r["split"] == "val" and r["kind"] == "known" and r["form"] in jpeg_forms]
+    thresholds = {"manifest": engine.threshold, "jpeg_val": float(np.quantile(val_jpeg, calibration["quantile"]))}
+    all_forms = ["png", *jpeg_forms, *(f"{form}_8bit_reference" for form in jpeg_forms)]
+    command = ["python bench/open_set_runtime.py", *(argv if argv is not None else sys.argv[1:])]
+    write_result(args.output, {
+        "command": " ".join(command), "bundle": os.path.relpath(args.bundle, ROOT), "provider": engine.provider,
+        "platform": platform.platform(), "thresholds": thresholds,
+        "test_images": {kind: len(pick(rows, split="test", kind=kind, form="png")) for kind in ("known", "unknown")},
+        "val_images_for_jpeg_val": len(val_jpeg),
+        "test": summary(rows, all_forms, thresholds), "seconds": time.time() - started})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
