@@ -122,6 +122,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch-tiles", type=int, default=256)
+    parser.add_argument("--reference-tiles", type=int, default=None,
+                        help="instead of the manifest's open_set.reference_tiles (what a lower cap would cost)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latency.json")
     args = parser.parse_args(argv)
 
@@ -130,6 +132,11 @@ def main(argv=None) -> int:
     from PIL import Image
 
     engine = Engine.load(args.bundle, device=args.device)
+    if args.reference_tiles is not None:
+        if args.reference_tiles < 1:
+            print(f"error: --reference-tiles must be at least 1, got {args.reference_tiles}", file=sys.stderr)
+            return 2
+        engine.reference_tiles = args.reference_tiles
     reference = TorchEngine(engine, args.checkpoint, args.device)
     torch_engine = patched(engine, reference)
     sample = np.asarray(Image.open(ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png").convert("RGB"))
@@ -164,6 +171,7 @@ def main(argv=None) -> int:
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
         "image": f"{args.size}x{args.size}",
         "tiles_per_image": len(engine.analyze(image).positions),
+        "reference_tiles": engine.reference_tiles,
         "same_label_torch_vs_onnx": agree,
         "end_to_end_seconds": end_to_end,
         "attribute_seconds": attribute,

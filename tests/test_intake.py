@@ -63,13 +63,15 @@ def test_a_jpeg_keeps_its_tables_and_saves_other_pixels_the_same_way(quality, su
     assert np.array_equal(jpeg.save(pixels), decoded.pixels)  # the very compression the file went through
 
 
-def test_a_grayscale_or_non_standard_jpeg_and_other_formats():
+def test_a_grayscale_non_standard_or_phone_jpeg_and_other_formats():
     gray = np.random.default_rng(1).integers(0, 256, (24, 24), dtype=np.uint8)
     decoded = decode(_encode(Image.fromarray(gray), "JPEG", quality=70))
     assert decoded.jpeg.grayscale and decoded.jpeg.quality == 70
     assert np.array_equal(decoded.jpeg.save(np.repeat(gray[:, :, None], 3, axis=2)), decoded.pixels)
     custom = decode(_encode(Image.new("RGB", (16, 16)), "JPEG", quality="web_high")).jpeg  # PIL preset tables
     assert not custom.standard and custom.describe().startswith("JPEG quality ~")
+    phone = Image.new("RGB", (16, 16), (90, 120, 30))  # phones save MPO: JPEG frames, read as JPEG
+    assert decode(_encode(phone, "MPO", save_all=True, append_images=[phone], quality=85)).jpeg.quality == 85
     for fmt in ("PNG", "WEBP", "BMP"):
         assert decode(_encode(Image.new("RGB", (16, 16)), fmt)).jpeg is None
 
