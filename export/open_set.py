@@ -4,11 +4,12 @@ A tile's energy -logsumexp(f-head logits) depends on the photo as much as on the
 threshold on it, calibrated on some photos, flags almost nothing on others. The rule compares an
 image with its own reconstruction R(x) saved as 8-bit: the same content with the reconstructor's
 trace (the runtime saves a JPEG file's reconstruction with the file's own tables: a JPEG re-save
-raises every source's energy, bench/results/open_set_runtime.json). An image's `relative` score is the mean energy of its tiles minus the mean energy of
-their reconstructions' tiles (each attributed through the whole pipeline, as the runtime does);
-"unknown source" when it is above a threshold, the `open_set_quantile` of the known sources'
-validation images. The held-out zoo members are never used to set it
-(bench/results/open_set_reference.json measured it against the tile-majority rule).
+raises every source's energy, bench/results/open_set_runtime.json). An image's `relative` score
+is the mean energy of its tiles minus the mean energy of their reconstructions' tiles (each
+attributed through the whole pipeline, as the runtime does); "unknown source" when it is above
+a threshold, the `open_set_quantile` of the known sources' validation images. The held-out zoo
+members are never used to set it (bench/results/open_set_reference.json measured it against
+the tile-majority rule).
 """
 from __future__ import annotations
 
