@@ -4,9 +4,10 @@ An image is cut into tiles (the manifest's size and stride, covering every pixel
 smaller than a tile is reflect-padded and the answer says so). Each tile goes through the
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
 into the image's attribution. The reconstructions of the tiles (of at most the manifest's
-reference_tiles, spread over the image), saved as the input was (8-bit, or JPEG with the input
-file's own tables), go through them too: "unknown source" compares the image's energy with its
-reconstruction's (the manifest's open_set rule).
+reference_tiles, spread over the image), saved as the input was (8-bit; as a JPEG with the
+input file's own tables, or with libjpeg's when its pixels show it was a JPEG), go through them
+too: "unknown source" compares the image's energy with its reconstruction's (the manifest's
+open_set rule).
 numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
-from runtime.intake import Decoded, JpegSaving, decode, jpeg_saving, read, to_rgb
+from runtime.intake import Decoded, JpegSaving, decode, jpeg_history, jpeg_saving, read, to_rgb
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
 
@@ -103,9 +104,10 @@ def similarity(source: np.ndarray, result: np.ndarray) -> dict:
 class Engine:
     """A loaded bundle and its ONNX Runtime sessions (built once). Thread-safe for inference."""
 
-    def __init__(self, bundle: Bundle, graphs: dict[str, Graph]):
+    def __init__(self, bundle: Bundle, graphs: dict[str, Graph], read_jpeg_history: bool = True):
         self.bundle = bundle
         self.graphs = graphs
+        self.read_jpeg_history = read_jpeg_history
         manifest = bundle.manifest
         self.labels: list[Label] = bundle.labels
         self.real_index = [label.name for label in self.labels].index(manifest["real_label"])
@@ -123,11 +125,14 @@ class Engine:
 
     @classmethod
     def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
-             threads: int = 0, available_providers: list[str] | None = None) -> "Engine":
-        """Load a bundle (None: the shipped `weights/`) and build its sessions."""
+             threads: int = 0, available_providers: list[str] | None = None,
+             read_jpeg_history: bool = True) -> "Engine":
+        """Load a bundle (None: the shipped `weights/`) and build its sessions. `read_jpeg_history`:
+        an image that is not a JPEG file but was one (runtime.intake.jpeg_history) has its
+        reference saved as that JPEG was (False: as 8-bit)."""
         bundle = load_bundle(source, revision)
         paths = {name: bundle.path(name) for name in GRAPHS}
-        return cls(bundle, create_graphs(paths, device, threads, available_providers))
+        return cls(bundle, create_graphs(paths, device, threads, available_providers), read_jpeg_history)
 
     @property
     def provider(self) -> str:
@@ -166,16 +171,17 @@ class Engine:
         """Cut an image into covering tiles and run every graph on them."""
         started = time.perf_counter()
         decoded = load_input(image)
+        jpeg = decoded.jpeg or (jpeg_history(decoded.pixels) if self.read_jpeg_history else None)
         original = decoded.pixels.shape[:2]
         padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
         positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
-        reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], decoded.jpeg))
+        reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], jpeg))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
                         out["logits"], reference["logits"], out["space_logits"], out["decision"],
-                        time.perf_counter() - started, decoded.jpeg)
+                        time.perf_counter() - started, jpeg)
 
     def reference_picks(self, count: int) -> np.ndarray:
         """Which of `count` tiles (raster order) the reference pass attributes: all of them up to the

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from runtime.errors import InputError
-from runtime.intake import decode, decode_image, read, read_image
+from runtime.intake import HISTORY_DIP_RATIO, decode, decode_image, jpeg_history, read, read_image, resave_dip
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -81,3 +82,26 @@ def test_read_keeps_the_jpeg_settings_of_a_file(tmp_path):
     path.write_bytes(_encode(Image.new("RGB", (16, 16), (200, 40, 10)), "JPEG", quality=85))
     decoded = read(path)
     assert decoded.jpeg.quality == 85 and np.array_equal(decoded.pixels, read_image(path))
+
+
+SAMPLE = ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png"  # a generated image, never a JPEG
+
+
+@pytest.mark.parametrize("quality, subsampling", [(90, 2), (75, 0), (50, 2)])
+def test_the_pixels_of_a_jpeg_saved_again_as_png_show_how_it_was_saved(quality, subsampling):
+    pixels = read_image(SAMPLE)
+    once = decode(_encode(Image.fromarray(pixels), "JPEG", quality=quality, subsampling=subsampling))
+    found = jpeg_history(decode(_encode(Image.fromarray(once.pixels), "PNG")).pixels)
+    assert (found.quality, found.subsampling, found.estimated) == (quality, subsampling, True)
+    assert found.qtables == once.jpeg.qtables  # libjpeg's own tables, as PIL wrote them
+    assert found.describe() == f"JPEG quality {quality} (estimated from the pixels)"
+
+
+def test_no_history_in_an_image_never_saved_as_jpeg_resized_since_or_flat():
+    pixels = read_image(SAMPLE)
+    assert resave_dip(pixels)[1] > HISTORY_DIP_RATIO and jpeg_history(pixels) is None
+    once = decode(_encode(Image.fromarray(pixels), "JPEG", quality=85)).pixels
+    resized = np.asarray(Image.fromarray(once).resize((192, 135), Image.Resampling.LANCZOS))
+    assert jpeg_history(resized) is None
+    assert jpeg_history(np.full((64, 64, 3), 40, dtype=np.uint8)) is None  # nothing to compare
+    assert jpeg_history(np.zeros((9, 30, 3), dtype=np.uint8)) is None  # less than one 16-pixel block

@@ -1,0 +1,106 @@
+"""How well the runtime reads a JPEG history from pixels (runtime.intake.jpeg_history), on the zoo's images.
+
+    python bench/jpeg_history.py [--dataset data/zoo] [--qualities 95 90 85 75 60 50]
+                                 [--output bench/results/jpeg_history.json]
+
+Every image of every split and source of the zoo (none was ever a JPEG since its preparation, a
+2x downscale) in several forms: as it is (`clean`: should show no history), saved as a JPEG at
+each quality with 4:2:0 chroma (PIL's default) and, at 90, with 4:4:4, then decoded (`jpegQ`:
+should show quality Q), and saved at 85 then resized to 3/4 or cropped off the 8-pixel grid
+(`jpeg85_resized`, `jpeg85_shifted`: the history is gone or off the grid, so none). Per form: the
+share with a history found, the share with the quality exact or within 1, the share with the
+right subsampling (a gray image shows none: it is found as 4:2:0), and the smallest and largest dip ratio (clean forms should stay above the
+runtime's HISTORY_DIP_RATIO, JPEG forms below). Seconds per estimate, on this machine.
+"""
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+
+
+def saved(image: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality, subsampling=subsampling)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def forms(image: np.ndarray, qualities: list[int]) -> dict:
+    """form name -> (pixels, the quality and subsampling to find, or None)."""
+    out = {"clean": (image, None)}
+    out.update({f"jpeg{q}": (saved(image, q), (q, 2)) for q in qualities})
+    out["jpeg90_444"] = (saved(image, 90, 0), (90, 0))
+    jpeg = saved(image, 85)
+    height, width = jpeg.shape[:2]
+    out["jpeg85_resized"] = (np.asarray(Image.fromarray(jpeg).resize((width * 3 // 4, height * 3 // 4),
+                                                                     Image.Resampling.LANCZOS)), None)
+    out["jpeg85_shifted"] = (jpeg[3:, 5:], None)
+    return out
+
+
+def dip_ratio(image: np.ndarray) -> float:
+    """The re-save error ratio jpeg_history compares with its threshold (inf: a flat crop)."""
+    from runtime.intake import HISTORY_CROP, grid_crop, resave_dip
+
+    dip = resave_dip(grid_crop(image, HISTORY_CROP))
+    return float("inf") if dip is None else dip[1]
+
+
+def main(argv=None) -> int:
+    import argparse
+    import platform
+
+    from runtime.intake import HISTORY_DIP_RATIO, jpeg_history, read_image
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[95, 90, 85, 75, 60, 50])
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "jpeg_history.json")
+    args = parser.parse_args(argv)
+    if not all(30 <= q <= 95 for q in args.qualities):
+        print(f"error: --qualities must be from 30 to 95 (what jpeg_history looks for), got {args.qualities}",
+              file=sys.stderr)
+        return 2
+    if refuse_missing([args.dataset / "build.json"]):
+        return 2
+    paths = sorted((args.dataset / "images").glob("*/*/*.png"))
+    started = time.time()
+    rows: dict[str, list[dict]] = {}
+    spent, estimates = 0.0, 0
+    for path in paths:
+        for form, (pixels, truth) in forms(read_image(path), args.qualities).items():
+            clock = time.perf_counter()
+            found = jpeg_history(pixels)
+            spent, estimates = spent + time.perf_counter() - clock, estimates + 1
+            rows.setdefault(form, []).append({"found": found, "truth": truth, "ratio": dip_ratio(pixels)})
+    result = {}
+    for form, items in rows.items():
+        found = [r for r in items if r["found"] is not None]
+        entry = {"images": len(items), "history_found": len(found) / len(items),
+                 "dip_ratio": {"min": min(r["ratio"] for r in items), "max": max(r["ratio"] for r in items)}}
+        if items[0]["truth"] is not None:
+            entry["quality_exact"] = np.mean([r["found"] is not None and r["found"].quality == r["truth"][0]
+                                              for r in items]).item()
+            entry["quality_within_1"] = np.mean([r["found"] is not None and abs(r["found"].quality - r["truth"][0]) <= 1
+                                                 for r in items]).item()
+            entry["subsampling_right"] = np.mean([r["found"] is not None and r["found"].subsampling == r["truth"][1]
+                                                  for r in items]).item()
+        result[form] = entry
+    command = ["python bench/jpeg_history.py", *(argv if argv is not None else sys.argv[1:])]
+    write_result(args.output, {"command": " ".join(command), "platform": platform.platform(),
+                               "dip_ratio_threshold": HISTORY_DIP_RATIO, "forms": result,
+                               "seconds_per_estimate": spent / estimates, "seconds": time.time() - started})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
