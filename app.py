@@ -326,9 +326,10 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
   tile energy minus the reconstruction's, above a threshold calibrated on known sources); a close
   relative of a known model is still often attributed to it.
 - Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
-  A JPEG file is compared with its reconstruction saved with the file's own JPEG tables, so a
-  re-save seldom passes for an unknown source, but JPEG also hides most unknown sources. A JPEG
-  converted to PNG has lost its tables and is often called an unknown source.
+  A JPEG or lossy WebP is compared with its reconstruction saved the same way (as its file says,
+  or as its pixels show for a JPEG saved again as PNG), so a re-save seldom passes for an unknown
+  source, but lossy compression also hides most unknown sources. A JPEG resized or cropped
+  before it was saved again shows no JPEG history and is often called an unknown source.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
 
 ### Method and citation

@@ -1,6 +1,8 @@
-"""How well the runtime reads a JPEG history from pixels (runtime.intake.jpeg_history), on the zoo's images.
+"""How well the runtime reads a JPEG history from pixels (runtime.compression.jpeg_history), and a lossy
+WebP's quality (runtime.compression.webp_saving), on the zoo's images.
 
     python bench/jpeg_history.py [--dataset data/zoo] [--qualities 95 90 85 75 60 50]
+                                 [--webp-qualities 95 90 80 75 60 50] [--webp-every 4]
                                  [--output bench/results/jpeg_history.json]
 
 Every image of every split and source of the zoo (none was ever a JPEG since its preparation, a
@@ -10,7 +12,9 @@ should show quality Q), and saved at 85 then resized to 3/4 or cropped off the 8
 (`jpeg85_resized`, `jpeg85_shifted`: the history is gone or off the grid, so none). Per form: the
 share with a history found, the share with the quality exact or within 1, the share with the
 right subsampling (a gray image shows none: it is found as 4:2:0), and the smallest and largest dip ratio (clean forms should stay above the
-runtime's HISTORY_DIP_RATIO, JPEG forms below). Seconds per estimate, on this machine.
+runtime's HISTORY_DIP_RATIO, JPEG forms below). Seconds per estimate, on this machine. Then
+every `--webp-every`th image saved as a lossy WebP at each quality: the share whose estimated
+quality is within 2 and within 6 of the truth, and the seconds per estimate.
 """
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ def forms(image: np.ndarray, qualities: list[int]) -> dict:
 
 def dip_ratio(image: np.ndarray) -> float:
     """The re-save error ratio jpeg_history compares with its threshold (inf: a flat crop)."""
-    from runtime.intake import HISTORY_CROP, grid_crop, resave_dip
+    from runtime.compression import HISTORY_CROP, grid_crop, resave_dip
 
     dip = resave_dip(grid_crop(image, HISTORY_CROP))
     return float("inf") if dip is None else dip[1]
@@ -59,16 +63,22 @@ def main(argv=None) -> int:
     import argparse
     import platform
 
-    from runtime.intake import HISTORY_DIP_RATIO, jpeg_history, read_image
+    from runtime.compression import HISTORY_DIP_RATIO, WebpSaving, jpeg_history, webp_saving
+    from runtime.intake import read_image
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "zoo")
     parser.add_argument("--qualities", type=int, nargs="+", default=[95, 90, 85, 75, 60, 50])
+    parser.add_argument("--webp-qualities", type=int, nargs="*", default=[95, 90, 80, 75, 60, 50])
+    parser.add_argument("--webp-every", type=int, default=4)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "jpeg_history.json")
     args = parser.parse_args(argv)
     if not all(30 <= q <= 95 for q in args.qualities):
         print(f"error: --qualities must be from 30 to 95 (what jpeg_history looks for), got {args.qualities}",
               file=sys.stderr)
+        return 2
+    if args.webp_every < 1 or not all(1 <= q <= 100 for q in args.webp_qualities):
+        print("error: --webp-every must be at least 1 and --webp-qualities from 1 to 100", file=sys.stderr)
         return 2
     if refuse_missing([args.dataset / "build.json"]):
         return 2
@@ -95,10 +105,19 @@ def main(argv=None) -> int:
             entry["subsampling_right"] = np.mean([r["found"] is not None and r["found"].subsampling == r["truth"][1]
                                                   for r in items]).item()
         result[form] = entry
+    webp, clock = {}, time.perf_counter()
+    for quality in args.webp_qualities:
+        found = np.array([webp_saving(WebpSaving(quality).save(read_image(path))).quality
+                          for path in paths[:: args.webp_every]])
+        webp[f"webp{quality}"] = {"images": len(found), "quality_within_2": float(np.mean(abs(found - quality) <= 2)),
+                                  "quality_within_6": float(np.mean(abs(found - quality) <= 6)),
+                                  "median": float(np.median(found))}
+    webp_seconds = (time.perf_counter() - clock) / max(1, sum(v["images"] for v in webp.values()))
     command = ["python bench/jpeg_history.py", *(argv if argv is not None else sys.argv[1:])]
     write_result(args.output, {"command": " ".join(command), "platform": platform.platform(),
                                "dip_ratio_threshold": HISTORY_DIP_RATIO, "forms": result,
-                               "seconds_per_estimate": spent / estimates, "seconds": time.time() - started})
+                               "seconds_per_estimate": spent / estimates, "webp": webp,
+                               "webp_seconds_per_estimate": webp_seconds, "seconds": time.time() - started})
     return 0
 
 

@@ -5,8 +5,8 @@ smaller than a tile is reflect-padded and the answer says so). Each tile goes th
 reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilities are averaged
 into the image's attribution. The reconstructions of the tiles (of at most the manifest's
 reference_tiles, spread over the image), saved as the input was (8-bit; as a JPEG with the
-input file's own tables, or with libjpeg's when its pixels show it was a JPEG), go through them
-too: "unknown source" compares the image's energy with its reconstruction's (the manifest's
+input file's own tables, or with libjpeg's when its pixels show it was a JPEG; as a lossy WebP
+file was), go through them too: "unknown source" compares the image's energy with its reconstruction's (the manifest's
 open_set rule).
 numpy + ONNX Runtime only: no torch.
 """
@@ -23,7 +23,8 @@ from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
-from runtime.intake import Decoded, JpegSaving, decode, jpeg_history, jpeg_saving, read, to_rgb
+from runtime.compression import Saving, jpeg_history, jpeg_saving
+from runtime.intake import Decoded, decode, read, to_rgb
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
 
@@ -77,7 +78,7 @@ class Analysis:
     space_logits: np.ndarray   # (N, spaces, K)
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
-    jpeg: JpegSaving | None = None  # how the input file was compressed (the reference is saved the same way)
+    saving: Saving | None = None  # how the input was compressed (the reference is saved the same way)
 
 
 def max_change_rms(psnr_floor_db: float) -> float:
@@ -128,7 +129,7 @@ class Engine:
              threads: int = 0, available_providers: list[str] | None = None,
              read_jpeg_history: bool = True) -> "Engine":
         """Load a bundle (None: the shipped `weights/`) and build its sessions. `read_jpeg_history`:
-        an image that is not a JPEG file but was one (runtime.intake.jpeg_history) has its
+        an image that is not a JPEG file but was one (runtime.compression.jpeg_history) has its
         reference saved as that JPEG was (False: as 8-bit)."""
         bundle = load_bundle(source, revision)
         paths = {name: bundle.path(name) for name in GRAPHS}
@@ -171,17 +172,17 @@ class Engine:
         """Cut an image into covering tiles and run every graph on them."""
         started = time.perf_counter()
         decoded = load_input(image)
-        jpeg = decoded.jpeg or (jpeg_history(decoded.pixels) if self.read_jpeg_history else None)
+        saving = decoded.saving or (jpeg_history(decoded.pixels) if self.read_jpeg_history else None)
         original = decoded.pixels.shape[:2]
         padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
         positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
-        reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], jpeg))
+        reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], saving))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
                         out["logits"], reference["logits"], out["space_logits"], out["decision"],
-                        time.perf_counter() - started, jpeg)
+                        time.perf_counter() - started, saving)
 
     def reference_picks(self, count: int) -> np.ndarray:
         """Which of `count` tiles (raster order) the reference pass attributes: all of them up to the
@@ -194,14 +195,14 @@ class Engine:
         levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255)
         return (levels * self.scale + self.offset).astype(np.float32)
 
-    def saved_as_input(self, x: np.ndarray, jpeg: JpegSaving | None) -> np.ndarray:
-        """Float tiles saved the way the input was: as 8-bit, and for a JPEG input each tile
-        compressed with the input's own tables. A JPEG re-save raises every source's energy, so
-        the reference must carry the same loss as the image it is compared with."""
-        if jpeg is None:
+    def saved_as_input(self, x: np.ndarray, saving: Saving | None) -> np.ndarray:
+        """Float tiles saved the way the input was: as 8-bit, and for a JPEG (or lossy WebP) each
+        tile compressed as it was. A lossy re-save raises every source's energy, so the reference
+        must carry the same loss as the image it is compared with."""
+        if saving is None:
             return self.as_8bit(x)
         levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-        saved = np.stack([jpeg.save(tile) for tile in levels]).transpose(0, 3, 1, 2)
+        saved = np.stack([saving.save(tile) for tile in levels]).transpose(0, 3, 1, 2)
         return (saved * self.scale + self.offset).astype(np.float32)
 
     # ------------------------------------------------------------ the API
@@ -231,7 +232,7 @@ class Engine:
             "probabilities": {lab.name: float(p) for lab, p in zip(self.labels, probabilities)},
             "open_set": {"rule": OPEN_SET_RULE, "score": score, "threshold": self.threshold, "energy": energy,
                          "reference_energy": reference_energy,
-                         "reference_saved_as": analysis.jpeg.describe() if analysis.jpeg else "8-bit"},
+                         "reference_saved_as": analysis.saving.describe() if analysis.saving else "8-bit"},
             "tiles": {
                 "size": self.bundle.tile, "stride": self.bundle.stride,
                 "positions": [list(p) for p in analysis.positions],

@@ -1,4 +1,5 @@
-"""Image intake: every supported mode becomes RGB uint8; unusable files raise InputError."""
+"""Image intake: every supported mode becomes RGB uint8, unusable files raise InputError, and how a
+JPEG or lossy WebP was compressed is kept or read from its pixels (runtime.compression)."""
 import io
 
 import numpy as np
@@ -7,7 +8,9 @@ from PIL import Image
 
 from conftest import ROOT
 from runtime.errors import InputError
-from runtime.intake import HISTORY_DIP_RATIO, decode, decode_image, jpeg_history, read, read_image, resave_dip
+from runtime.compression import (HISTORY_DIP_RATIO, WEBP_DEFAULT_QUALITY, WebpSaving, is_lossy_webp, jpeg_history,
+                                 resave_dip)
+from runtime.intake import decode, decode_image, read, read_image
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -58,7 +61,7 @@ def test_a_jpeg_keeps_its_tables_and_saves_other_pixels_the_same_way(quality, su
     pixels = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
     data = _encode(Image.fromarray(pixels), "JPEG", quality=quality, subsampling=subsampling)
     decoded = decode(data)
-    jpeg = decoded.jpeg
+    jpeg = decoded.saving
     assert (jpeg.quality, jpeg.standard, jpeg.subsampling) == (quality, True, subsampling)
     assert jpeg.describe() == f"JPEG quality {quality}"
     assert np.array_equal(jpeg.save(pixels), decoded.pixels)  # the very compression the file went through
@@ -67,21 +70,21 @@ def test_a_jpeg_keeps_its_tables_and_saves_other_pixels_the_same_way(quality, su
 def test_a_grayscale_non_standard_or_phone_jpeg_and_other_formats():
     gray = np.random.default_rng(1).integers(0, 256, (24, 24), dtype=np.uint8)
     decoded = decode(_encode(Image.fromarray(gray), "JPEG", quality=70))
-    assert decoded.jpeg.grayscale and decoded.jpeg.quality == 70
-    assert np.array_equal(decoded.jpeg.save(np.repeat(gray[:, :, None], 3, axis=2)), decoded.pixels)
-    custom = decode(_encode(Image.new("RGB", (16, 16)), "JPEG", quality="web_high")).jpeg  # PIL preset tables
+    assert decoded.saving.grayscale and decoded.saving.quality == 70
+    assert np.array_equal(decoded.saving.save(np.repeat(gray[:, :, None], 3, axis=2)), decoded.pixels)
+    custom = decode(_encode(Image.new("RGB", (16, 16)), "JPEG", quality="web_high")).saving  # PIL preset tables
     assert not custom.standard and custom.describe().startswith("JPEG quality ~")
     phone = Image.new("RGB", (16, 16), (90, 120, 30))  # phones save MPO: JPEG frames, read as JPEG
-    assert decode(_encode(phone, "MPO", save_all=True, append_images=[phone], quality=85)).jpeg.quality == 85
-    for fmt in ("PNG", "WEBP", "BMP"):
-        assert decode(_encode(Image.new("RGB", (16, 16)), fmt)).jpeg is None
+    assert decode(_encode(phone, "MPO", save_all=True, append_images=[phone], quality=85)).saving.quality == 85
+    for fmt, options in (("PNG", {}), ("WEBP", {"lossless": True}), ("BMP", {})):
+        assert decode(_encode(Image.new("RGB", (16, 16)), fmt, **options)).saving is None
 
 
 def test_read_keeps_the_jpeg_settings_of_a_file(tmp_path):
     path = tmp_path / "photo.jpg"
     path.write_bytes(_encode(Image.new("RGB", (16, 16), (200, 40, 10)), "JPEG", quality=85))
     decoded = read(path)
-    assert decoded.jpeg.quality == 85 and np.array_equal(decoded.pixels, read_image(path))
+    assert decoded.saving.quality == 85 and np.array_equal(decoded.pixels, read_image(path))
 
 
 SAMPLE = ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png"  # a generated image, never a JPEG
@@ -93,7 +96,7 @@ def test_the_pixels_of_a_jpeg_saved_again_as_png_show_how_it_was_saved(quality, 
     once = decode(_encode(Image.fromarray(pixels), "JPEG", quality=quality, subsampling=subsampling))
     found = jpeg_history(decode(_encode(Image.fromarray(once.pixels), "PNG")).pixels)
     assert (found.quality, found.subsampling, found.estimated) == (quality, subsampling, True)
-    assert found.qtables == once.jpeg.qtables  # libjpeg's own tables, as PIL wrote them
+    assert found.qtables == once.saving.qtables  # libjpeg's own tables, as PIL wrote them
     assert found.describe() == f"JPEG quality {quality} (estimated from the pixels)"
 
 
@@ -105,3 +108,14 @@ def test_no_history_in_an_image_never_saved_as_jpeg_resized_since_or_flat():
     assert jpeg_history(resized) is None
     assert jpeg_history(np.full((64, 64, 3), 40, dtype=np.uint8)) is None  # nothing to compare
     assert jpeg_history(np.zeros((9, 30, 3), dtype=np.uint8)) is None  # less than one 16-pixel block
+
+
+def test_a_lossy_webp_is_saved_again_at_the_quality_its_pixels_show():
+    pixels = read_image(SAMPLE)
+    data = _encode(Image.fromarray(pixels), "WEBP", quality=90)
+    assert is_lossy_webp(data) and not is_lossy_webp(_encode(Image.fromarray(pixels), "WEBP", lossless=True))
+    decoded = decode(data)
+    assert decoded.saving == WebpSaving(90) and decoded.saving.describe().startswith("lossy WebP quality ~90")
+    assert np.array_equal(decoded.saving.save(pixels), decoded.pixels)  # the very compression it went through
+    flat = decode(_encode(Image.new("RGB", (32, 32), (30, 60, 90)), "WEBP", quality=60)).saving
+    assert flat == WebpSaving(WEBP_DEFAULT_QUALITY)  # nothing to read it from

@@ -195,7 +195,7 @@ def test_a_jpeg_input_is_compared_with_its_reconstruction_saved_with_the_same_ta
     as_file, as_pixels = engine.analyze(buffer.getvalue()), engine.analyze(decoded.pixels)
     eight_bit_engine = Engine(engine.bundle, engine.graphs, read_jpeg_history=False)
     as_8bit = eight_bit_engine.analyze(decoded.pixels)
-    assert as_file.jpeg == decoded.jpeg and as_8bit.jpeg is None
+    assert as_file.saving == decoded.saving and as_8bit.saving is None
     assert np.array_equal(as_file.logits, as_8bit.logits)  # the same pixels: only the reference differs
     assert engine.verdict(as_file)["open_set"]["reference_saved_as"] == "JPEG quality 80"
     assert eight_bit_engine.verdict(as_8bit)["open_set"]["reference_saved_as"] == "8-bit"
@@ -203,14 +203,14 @@ def test_a_jpeg_input_is_compared_with_its_reconstruction_saved_with_the_same_ta
     assert engine.verdict(as_pixels)["open_set"]["reference_saved_as"] == "JPEG quality 80 (estimated from the pixels)"
     assert np.array_equal(as_pixels.reference_logits, as_file.reference_logits)
     with Image.open(io.BytesIO(buffer.getvalue())) as opened:  # an opened JPEG carries its tables too
-        assert engine.analyze(opened).jpeg == decoded.jpeg
+        assert engine.analyze(opened).saving == decoded.saving
 
     model, _state, _config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
     uint8_tiles = np.round((as_file.x + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
     count = len(uint8_tiles)
     tiles = make_tileset(reconstructor, uint8_tiles, np.zeros(count, dtype=np.int64), np.arange(count),
                          ["sample"] * count, [label.name for label in engine.labels])
-    _own, reference = tile_energies(model, reconstructor, tiles, save=decoded.jpeg.save)
+    _own, reference = tile_energies(model, reconstructor, tiles, save=decoded.saving.save)
     reference = reference[engine.reference_picks(count)]
     runtime_reference = engine.open_set_scores(as_file.reference_logits)
     # A few 8-bit levels of x_hat round the other way between ONNX and torch; JPEG spreads each over its block.
