@@ -11,10 +11,11 @@ each quality with 4:2:0 chroma (PIL's default) and, at 90, with 4:4:4, then deco
 should show quality Q), and saved at 85 then resized to 3/4 or cropped off the 8-pixel grid
 (`jpeg85_resized`, `jpeg85_shifted`: the history is gone or off the grid, so none). Per form: the
 share with a history found, the share with the quality exact or within 1, the share with the
-right subsampling (a gray image shows none: it is found as 4:2:0), and the smallest and largest dip ratio (clean forms should stay above the
-runtime's HISTORY_DIP_RATIO, JPEG forms below). Seconds per estimate, on this machine. Then
-every `--webp-every`th image saved as a lossy WebP at each quality: the share whose estimated
-quality is within 2 and within 6 of the truth, and the seconds per estimate.
+right subsampling (a gray image shows none: it is found as 4:2:0), and the smallest and largest
+dip ratio (clean forms should stay above the runtime's HISTORY_DIP_RATIO, JPEG forms below), and
+the seconds per estimate on this machine. Then every `--webp-every`th image saved as a lossy
+WebP at each quality: the share whose estimated quality is within 2 and within 6 of the truth,
+and the seconds per estimate.
 """
 from __future__ import annotations
 

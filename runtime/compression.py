@@ -35,6 +35,20 @@ def standard_tables() -> np.ndarray:
     return np.array(tables)
 
 
+def resaved(image: np.ndarray, fmt: str, **options) -> np.ndarray:
+    """A uint8 gray (H, W) or RGB (H, W, 3) image saved by PIL as `fmt` and decoded again, as it was."""
+    picture = Image.fromarray(image)
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **options)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert(picture.mode), dtype=np.uint8)
+
+
+def change(image: np.ndarray, saved: np.ndarray) -> float:
+    """Mean squared difference of two uint8 images."""
+    return float(np.mean((image.astype(np.float32) - saved.astype(np.float32)) ** 2))
+
+
 @dataclass(frozen=True)
 class JpegSaving:
     """How a JPEG file was compressed (its quantization tables and chroma subsampling), enough to
@@ -58,12 +72,11 @@ class JpegSaving:
 
     def save(self, image: np.ndarray) -> np.ndarray:
         """An (H, W, 3) uint8 image compressed with these tables and decoded again, as RGB uint8."""
-        picture = Image.fromarray(image).convert("L") if self.grayscale else Image.fromarray(image)
-        options = {} if self.grayscale else {"subsampling": self.subsampling}
-        buffer = io.BytesIO()
-        picture.save(buffer, "JPEG", qtables=[list(table) for table in self.qtables], **options)
-        with Image.open(buffer) as decoded:
-            return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+        tables = [list(table) for table in self.qtables]
+        if self.grayscale:
+            gray = np.asarray(Image.fromarray(image).convert("L"))
+            return np.repeat(resaved(gray, "JPEG", qtables=tables)[:, :, None], 3, axis=2)
+        return resaved(image, "JPEG", qtables=tables, subsampling=self.subsampling)
 
 
 def jpeg_saving(image: Image.Image) -> JpegSaving | None:
@@ -95,16 +108,6 @@ def grid_crop(pixels: np.ndarray, size: int) -> np.ndarray:
     return pixels[top : top + side_h, left : left + side_w]
 
 
-def resave_error(image: np.ndarray, saving: JpegSaving | None = None, quality: int | None = None) -> float:
-    """Mean squared change of a uint8 image (gray or RGB) saved as a JPEG and decoded again."""
-    if saving is not None:
-        return float(np.mean((image.astype(np.float32) - saving.save(image)) ** 2))
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
-    with Image.open(buffer) as decoded:
-        return float(np.mean((image.astype(np.float32) - np.asarray(decoded, dtype=np.float32)) ** 2))
-
-
 def is_flat(crop: np.ndarray) -> bool:
     """Whether an RGB crop is empty or too flat (a black border) for its re-save errors to tell anything."""
     return crop.size == 0 or float(np.asarray(Image.fromarray(crop).convert("L")).std()) < HISTORY_MIN_STD
@@ -117,7 +120,7 @@ def resave_dip(crop: np.ndarray) -> tuple[int, float] | None:
     if is_flat(crop):
         return None
     luma = np.asarray(Image.fromarray(crop).convert("L"))
-    errors = np.array([resave_error(luma, quality=q) for q in HISTORY_QUALITIES])
+    errors = np.array([change(luma, resaved(luma, "JPEG", quality=q)) for q in HISTORY_QUALITIES])
     ratios = errors[:-1] / np.maximum(errors[1:], 1e-12)
     dip = int(ratios.argmin())
     # Neighbouring qualities can share most table entries: the image's is the least change among them.
@@ -137,7 +140,8 @@ def jpeg_history(pixels: np.ndarray) -> JpegSaving | None:
         return None
     halved, full = standard_saving(dip[0], 2), standard_saving(dip[0], 0)
     # 4:4:4 keeps more colour, so it changes any image less; only far less means it was the one used.
-    return full if resave_error(crop, full) < HISTORY_FULL_CHROMA_SHARE * resave_error(crop, halved) else halved
+    far_less = change(crop, full.save(crop)) < HISTORY_FULL_CHROMA_SHARE * change(crop, halved.save(crop))
+    return full if far_less else halved
 
 
 # A WebP file does not record its quality. Re-saving a lossy one changes it less and less as the
@@ -160,10 +164,7 @@ class WebpSaving:
 
     def save(self, image: np.ndarray) -> np.ndarray:
         """An (H, W, 3) uint8 image saved as a lossy WebP at this quality and decoded again."""
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, "WEBP", quality=self.quality)
-        with Image.open(buffer) as decoded:
-            return np.asarray(decoded.convert("RGB"), dtype=np.uint8)
+        return resaved(image, "WEBP", quality=self.quality)
 
 
 def is_lossy_webp(data: bytes) -> bool:
@@ -183,7 +184,7 @@ def webp_saving(pixels: np.ndarray) -> WebpSaving:
     crop = grid_crop(pixels, HISTORY_CROP)
     if is_flat(crop):
         return WebpSaving(WEBP_DEFAULT_QUALITY)
-    errors = np.array([np.mean((crop.astype(np.float32) - WebpSaving(q).save(crop)) ** 2) for q in WEBP_QUALITIES])
+    errors = np.array([change(crop, WebpSaving(q).save(crop)) for q in WEBP_QUALITIES])
     rises = np.flatnonzero(errors[1:] > WEBP_RISE * errors[:-1] + 1e-6)
     return WebpSaving(WEBP_QUALITIES[rises[0]] if len(rises) else WEBP_DEFAULT_QUALITY)
 
