@@ -6,8 +6,8 @@ reconstructor (E, D, E again) and the fingerprint encoder; tile log-probabilitie
 into the image's attribution. The reconstructions of the tiles (of at most the manifest's
 reference_tiles, spread over the image), saved as the input was (8-bit; as a JPEG with the
 input file's own tables, or with libjpeg's when its pixels show it was a JPEG; as a lossy WebP
-file was), go through them too: "unknown source" compares the image's energy with its reconstruction's (the manifest's
-open_set rule).
+file was), go through them too: "unknown source" compares the image's energy with its
+reconstruction's (the manifest's open_set rule).
 numpy + ONNX Runtime only: no torch.
 """
 from __future__ import annotations
@@ -35,8 +35,9 @@ BATCH_TILES = 64
 
 
 def load_input(image) -> Decoded:
-    """(H, W, 3) uint8 pixels from an array, a PIL image, a path or file bytes, with a JPEG's
-    compression settings when the image is a JPEG file (or an opened one); else InputError."""
+    """(H, W, 3) uint8 pixels from an array, a PIL image, a path or file bytes, with how a JPEG
+    (a file, its bytes or an opened one) or a lossy WebP (a file or its bytes) was compressed;
+    else InputError."""
     if isinstance(image, (str, Path)):
         return read(image)
     if isinstance(image, (bytes, bytearray)):

@@ -59,12 +59,12 @@ class Decoded:
 
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode image bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied."""
-    return decode(data, name).pixels
+    return decode(data, name, compression=False).pixels
 
 
-def decode(data: bytes, name: str = "<bytes>") -> Decoded:
-    """Decode image bytes (EXIF orientation applied) and keep a JPEG's compression settings (or
-    estimate a lossy WebP's)."""
+def decode(data: bytes, name: str = "<bytes>", compression: bool = True) -> Decoded:
+    """Decode image bytes (EXIF orientation applied); with `compression`, keep a JPEG's
+    compression settings and estimate a lossy WebP's (0.2 s)."""
     if len(data) == 0:
         raise InputError(f"{name}: the file is empty; expected an image file")
     if len(data) > MAX_FILE_BYTES:
@@ -76,8 +76,8 @@ def decode(data: bytes, name: str = "<bytes>") -> Decoded:
                     f"{name}: {image.width}x{image.height} pixels is over the {MAX_PIXELS}-pixel limit"
                 )
             image.seek(0)
-            lossy_webp = image.format == "WEBP" and is_lossy_webp(data)
-            saving = jpeg_saving(image)
+            lossy_webp = compression and image.format == "WEBP" and is_lossy_webp(data)
+            saving = jpeg_saving(image) if compression else None
             image = ImageOps.exif_transpose(image)
             pixels = np.asarray(to_rgb(image), dtype=np.uint8).copy()
             return Decoded(pixels, webp_saving(pixels) if lossy_webp else saving)
@@ -96,15 +96,15 @@ def decode(data: bytes, name: str = "<bytes>") -> Decoded:
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file to an (H, W, 3) uint8 RGB array; InputError if it is missing or unusable."""
-    return read(path).pixels
+    return read(path, compression=False).pixels
 
 
-def read(path: str | Path) -> Decoded:
+def read(path: str | Path, compression: bool = True) -> Decoded:
     """Read and decode an image file (see `decode`); InputError if it is missing or unusable."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    return decode(path.read_bytes(), name=str(path))
+    return decode(path.read_bytes(), name=str(path), compression=compression)
 
 
 def save_png(image: np.ndarray, path: str | Path) -> None:

@@ -85,6 +85,7 @@ def test_read_keeps_the_jpeg_settings_of_a_file(tmp_path):
     path.write_bytes(_encode(Image.new("RGB", (16, 16), (200, 40, 10)), "JPEG", quality=85))
     decoded = read(path)
     assert decoded.saving.quality == 85 and np.array_equal(decoded.pixels, read_image(path))
+    assert read(path, compression=False).saving is None  # what read_image and training reads use
 
 
 SAMPLE = ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png"  # a generated image, never a JPEG
