@@ -13,7 +13,7 @@ from PIL import Image, PngImagePlugin
 
 from conftest import ROOT, run_module
 from runtime.errors import InputError
-from runtime.intake import decode_image, read_image
+from runtime.intake import decode, read_image
 from runtime.provenance import read_provenance
 
 BAD = ROOT / "tests" / "data" / "bad"
@@ -55,11 +55,13 @@ def test_cli_answers_every_bad_file_in_one_json_list(tiny_bundle):
 
 # ---------------------------------------------------------------- fuzzing: only InputError escapes
 def _decode_or_input_error(data: bytes) -> None:
-    try:
-        image = decode_image(data, "fuzz")
+    try:  # the runtime's path: compression settings read too (JPEG tables, a lossy WebP's quality)
+        decoded = decode(data, "fuzz")
     except InputError:
         return
+    image = decoded.pixels
     assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+    assert decoded.saving is None or decoded.saving.save(image).shape == image.shape
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

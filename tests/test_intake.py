@@ -120,3 +120,24 @@ def test_a_lossy_webp_is_saved_again_at_the_quality_its_pixels_show():
     assert np.array_equal(decoded.saving.save(pixels), decoded.pixels)  # the very compression it went through
     flat = decode(_encode(Image.new("RGB", (32, 32), (30, 60, 90)), "WEBP", quality=60)).saving
     assert flat == WebpSaving(WEBP_DEFAULT_QUALITY)  # nothing to read it from
+
+
+@pytest.mark.parametrize("mode, size, fmt, options", [
+    ("RGB", (1, 1), "JPEG", {}), ("RGB", (1, 1), "WEBP", {"quality": 80}), ("CMYK", (24, 16), "JPEG", {}),
+    ("RGB", (40, 24), "JPEG", {"progressive": True, "quality": 70}), ("L", (8, 40), "WEBP", {"quality": 60}),
+])
+def test_odd_compressed_files_decode_with_a_usable_saving_or_none(mode, size, fmt, options):
+    pixels = np.random.default_rng(2).integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
+    decoded = decode(_encode(Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode), fmt, **options))
+    assert decoded.pixels.shape == (size[1], size[0], 3)
+    if decoded.saving is not None:  # whatever was read must compress other pixels without error
+        assert decoded.saving.save(decoded.pixels).shape == decoded.pixels.shape
+    if options.get("progressive"):
+        assert decoded.saving.quality == 70
+
+
+def test_an_animated_webp_decodes_its_first_frame():
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], quality=80)
+    decoded = decode(data)
+    assert decoded.pixels.shape == (16, 16, 3) and decoded.pixels[..., 0].mean() > 200
