@@ -75,7 +75,7 @@ class Analysis:
     mu: np.ndarray             # (N, F)
     content: np.ndarray        # (N, C)
     logits: np.ndarray         # (N, K) the f head: its energy is the open-set score
-    reference_logits: np.ndarray  # (M, K) the f head on the 8-bit reconstructions of M <= N spread tiles
+    reference_logits: np.ndarray  # (M, K) the f head on the saved reconstructions of M <= N spread tiles
     space_logits: np.ndarray   # (N, spaces, K)
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
@@ -191,20 +191,16 @@ class Engine:
         estimates the whole image's and bounds the cost of the rule on large images."""
         return np.unique(np.linspace(0, count - 1, min(count, self.reference_tiles)).round().astype(int))
 
-    def as_8bit(self, x: np.ndarray) -> np.ndarray:
-        """Float tiles as an 8-bit image holds them (rounded to the normalization's levels)."""
-        levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255)
-        return (levels * self.scale + self.offset).astype(np.float32)
-
     def saved_as_input(self, x: np.ndarray, saving: Saving | None) -> np.ndarray:
-        """Float tiles saved the way the input was: as 8-bit, and for a JPEG (or lossy WebP) each
-        tile compressed as it was. A lossy re-save raises every source's energy, so the reference
-        must carry the same loss as the image it is compared with."""
-        if saving is None:
-            return self.as_8bit(x)
-        levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-        saved = np.stack([saving.save(tile) for tile in levels]).transpose(0, 3, 1, 2)
-        return (saved * self.scale + self.offset).astype(np.float32)
+        """Float tiles saved the way the input was: as 8-bit (rounded to the normalization's
+        levels), and for a JPEG (or lossy WebP) each tile compressed as it was too. A lossy re-save
+        raises every source's energy, so the reference must carry the same loss as the image it is
+        compared with."""
+        levels = np.clip(np.round((x - self.offset) / self.scale), 0, 255)
+        if saving is not None:
+            tiles = levels.astype(np.uint8).transpose(0, 2, 3, 1)
+            levels = np.stack([saving.save(tile) for tile in tiles]).transpose(0, 3, 1, 2)
+        return (levels * self.scale + self.offset).astype(np.float32)
 
     # ------------------------------------------------------------ the API
     @staticmethod
