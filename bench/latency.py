@@ -6,11 +6,15 @@
 Both paths share the runtime's tiling and numpy post-processing, so only the model compute
 differs. End to end = attribute + fingerprint of one image (one analysis, as `Engine.fingerprint`
 returns both). An analysis is two passes through the graphs (the image's tiles, then their 8-bit
-reconstructions for the open-set rule): `onnxruntime_one_pass` is the first alone, and
+reconstructions for the open-set rule): `onnxruntime_one_pass` is the first alone;
 `onnxruntime_jpeg_file` is the same image as JPEG file bytes (decoded, and its reconstructions
-re-saved with the file's tables). Throughput =
+re-saved with the file's tables); `onnxruntime_spinning` is the runtime with its sessions' idle
+worker threads left to spin (ONNX Runtime's default; the runtime turns it off).
+`graph_seconds_per_call` times each graph on the image's first 64 tiles (a pass calls the
+reconstructor's encoder twice). Throughput =
 tiles/s through reconstructor + fingerprint encoder at batch 64.
-Runs interleaved (torch, ORT, torch, ORT...) and reports medians, so machine noise hits both.
+Runs interleaved (torch, ORT, torch, ORT...) with a short pause after each, so that no run's idle
+threads spin into the next, and reports medians, so machine noise hits both.
 """
 from __future__ import annotations
 
@@ -102,12 +106,14 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
-def side_by_side(runs: dict, repeats: int) -> dict:
-    """Interleave the named callables `repeats` times; median seconds of each."""
+def side_by_side(runs: dict, repeats: int, pause: float = 0.05) -> dict:
+    """Interleave the named callables `repeats` times, `pause` seconds (untimed) after each; median
+    seconds of each."""
     samples = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
             samples[name] += timed(fn, 1)
+            time.sleep(pause)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -131,12 +137,12 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    engine = Engine.load(args.bundle, device=args.device)
-    if args.reference_tiles is not None:
-        if args.reference_tiles < 1:
-            print(f"error: --reference-tiles must be at least 1, got {args.reference_tiles}", file=sys.stderr)
-            return 2
-        engine.reference_tiles = args.reference_tiles
+    if args.reference_tiles is not None and args.reference_tiles < 1:
+        print(f"error: --reference-tiles must be at least 1, got {args.reference_tiles}", file=sys.stderr)
+        return 2
+    engine, spinning = (Engine.load(args.bundle, device=args.device, spinning=spin) for spin in (False, True))
+    for candidate in (engine, spinning):
+        candidate.reference_tiles = args.reference_tiles or candidate.reference_tiles
     reference = TorchEngine(engine, args.checkpoint, args.device)
     torch_engine = patched(engine, reference)
     sample = np.asarray(Image.open(ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png").convert("RGB"))
@@ -145,7 +151,7 @@ def main(argv=None) -> int:
     tiles = rng.uniform(-1, 1, (args.batch_tiles, 3, engine.bundle.tile, engine.bundle.tile)).astype(np.float32)
 
     # warm-up (session init, allocator, torch's first-call costs), then agreement check
-    for candidate in (engine, torch_engine):
+    for candidate in (engine, torch_engine, spinning):
         candidate.fingerprint(image)
     agree = engine.attribute(image)["label"] == torch_engine.attribute(image)["label"]
 
@@ -158,7 +164,16 @@ def main(argv=None) -> int:
     attribute = side_by_side({"torch": lambda: torch_engine.attribute(image),
                               "onnxruntime": lambda: engine.attribute(image),
                               "onnxruntime_one_pass": lambda: engine.run_tiles(image_tiles),
-                              "onnxruntime_jpeg_file": lambda: engine.attribute(jpeg_file)}, args.repeats)
+                              "onnxruntime_jpeg_file": lambda: engine.attribute(jpeg_file),
+                              "onnxruntime_spinning": lambda: spinning.attribute(image)}, args.repeats)
+    graphs, first = engine.graphs, image_tiles[:64]
+    z = graphs["reconstructor_encoder"].run(x=first)["z"]
+    x_hat = graphs["reconstructor_decoder"].run(z=z)["x_hat"]
+    z_hat = graphs["reconstructor_encoder"].run(x=x_hat)["z"]
+    per_graph = side_by_side({"reconstructor_encoder": lambda: graphs["reconstructor_encoder"].run(x=first),
+                              "reconstructor_decoder": lambda: graphs["reconstructor_decoder"].run(z=z),
+                              "fingerprint_encoder": lambda: graphs["fingerprint_encoder"].run(
+                                  x=first, x_hat=x_hat, z=z, z_hat=z_hat)}, args.repeats)
     batch = side_by_side({"torch": lambda: reference.run_tiles(tiles),
                           "onnxruntime": lambda: engine.run_tiles(tiles)}, max(3, args.repeats // 2))
     ratio = end_to_end["onnxruntime"] / end_to_end["torch"]
@@ -175,10 +190,12 @@ def main(argv=None) -> int:
         "same_label_torch_vs_onnx": agree,
         "end_to_end_seconds": end_to_end,
         "attribute_seconds": attribute,
+        "graph_seconds_per_call": {"tiles": len(first), **per_graph},
         "ort_over_torch_end_to_end": ratio,
         "ort_over_torch_attribute": attribute["onnxruntime"] / attribute["torch"],
         "attribute_over_one_pass": attribute["onnxruntime"] / attribute["onnxruntime_one_pass"],
         "jpeg_file_over_pixels": attribute["onnxruntime_jpeg_file"] / attribute["onnxruntime"],
+        "spinning_over_runtime": attribute["onnxruntime_spinning"] / attribute["onnxruntime"],
         "throughput_tiles_per_second": {name: args.batch_tiles / seconds for name, seconds in batch.items()},
         "targets": targets,
     }

@@ -128,13 +128,15 @@ class Engine:
     @classmethod
     def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
              threads: int = 0, available_providers: list[str] | None = None,
-             read_jpeg_history: bool = True) -> "Engine":
-        """Load a bundle (None: the shipped `weights/`) and build its sessions. `read_jpeg_history`:
-        an image that is not a JPEG file but was one (runtime.compression.jpeg_history) has its
-        reference saved as that JPEG was (False: as 8-bit)."""
+             read_jpeg_history: bool = True, spinning: bool = False) -> "Engine":
+        """Load a bundle (None: the shipped `weights/`) and build its sessions (`threads`,
+        `spinning`: runtime.sessions.create_session). `read_jpeg_history`: an image that is not a
+        JPEG file but was one (runtime.compression.jpeg_history) has its reference saved as that
+        JPEG was (False: as 8-bit)."""
         bundle = load_bundle(source, revision)
         paths = {name: bundle.path(name) for name in GRAPHS}
-        return cls(bundle, create_graphs(paths, device, threads, available_providers), read_jpeg_history)
+        graphs = create_graphs(paths, device, threads, available_providers, spinning)
+        return cls(bundle, graphs, read_jpeg_history)
 
     @property
     def provider(self) -> str:

@@ -27,6 +27,11 @@ CPU = "CPUExecutionProvider"
 # the change kept is a few 8-bit levels), and TF32's 10-bit mantissa would move that difference.
 # The graphs are small, so TF32 would save little time anyway.
 PROVIDER_OPTIONS = {CUDA: {"use_tf32": "0"}}
+# After a run, ONNX Runtime's worker threads spin for a while waiting for more work. An analysis
+# calls four sessions one after another, each with its own pool, so on a small CPU the threads of
+# the session that just finished spin on the cores the next one needs. Without spinning, one
+# analysis is faster (bench/results/latency.json: onnxruntime against onnxruntime_spinning).
+SPINNING_ENTRY = "session.intra_op.allow_spinning"
 
 
 def preferred_providers(available: list[str] | None = None, device: str = "auto") -> list[str]:
@@ -46,10 +51,13 @@ def with_options(providers: list[str]) -> list:
     return [(name, PROVIDER_OPTIONS[name]) if name in PROVIDER_OPTIONS else name for name in providers]
 
 
-def create_session(path: Path, providers: list[str], threads: int = 0) -> ort.InferenceSession:
-    """An InferenceSession for `path`, retried on CPU alone if a CUDA session cannot be built."""
+def create_session(path: Path, providers: list[str], threads: int = 0,
+                   spinning: bool = False) -> ort.InferenceSession:
+    """An InferenceSession for `path`, retried on CPU alone if a CUDA session cannot be built.
+    `threads`: intra-op threads (0: ONNX Runtime's choice); `spinning`: let idle workers spin."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry(SPINNING_ENTRY, "1" if spinning else "0")
     if threads:
         options.intra_op_num_threads = threads
     if CUDA in providers:
@@ -61,7 +69,7 @@ def create_session(path: Path, providers: list[str], threads: int = 0) -> ort.In
         if providers == [CPU]:
             raise BundleError(f"{path}: ONNX Runtime cannot load it ({error})") from error
         logger.warning("%s: %s session failed (%s); retrying on CPU", path.name, providers[0], error)
-        return create_session(path, [CPU], threads)
+        return create_session(path, [CPU], threads, spinning)
     finally:
         ort.set_default_logger_severity(2)  # ONNX Runtime's default: warnings
 
@@ -94,13 +102,14 @@ class Graph:
 
 
 def create_graphs(paths: dict[str, Path], device: str = "auto", threads: int = 0,
-                  available: list[str] | None = None) -> dict[str, Graph]:
-    """One session per graph, built once; logs the providers in use. If CUDA is offered but the
-    first session comes up without it (libraries missing), the rest go straight to CPU."""
+                  available: list[str] | None = None, spinning: bool = False) -> dict[str, Graph]:
+    """One session per graph, built once (`threads`, `spinning`: see create_session); logs the
+    providers in use. If CUDA is offered but the first session comes up without it (libraries
+    missing), the rest go straight to CPU."""
     providers = preferred_providers(available, device)
     graphs = {}
     for name, path in paths.items():
-        graphs[name] = Graph(create_session(path, providers, threads))
+        graphs[name] = Graph(create_session(path, providers, threads, spinning))
         if providers[0] == CUDA and graphs[name].provider != CUDA:
             logger.warning("CUDA provider offered but not usable here; running on CPU")
             providers = [CPU]

@@ -139,6 +139,7 @@ def test_a_failing_cuda_session_is_retried_on_cpu(tiny_bundle, monkeypatch, capl
 
     def fake_session(path, sess_options=None, providers=None):
         tried.append(list(providers))
+        assert sess_options.get_session_config_entry(sessions.SPINNING_ENTRY) == "0"
         if (sessions.CUDA, {"use_tf32": "0"}) in providers:
             raise ort.capi.onnxruntime_pybind11_state.Fail("CUDA failure 100: no CUDA-capable device")
         return real_session(path, sess_options=sess_options, providers=providers)
@@ -150,6 +151,13 @@ def test_a_failing_cuda_session_is_retried_on_cpu(tiny_bundle, monkeypatch, capl
     # CUDA is asked for in full fp32 (no TF32: the counterfactual decoder needs the precision)
     assert tried[:2] == [[(sessions.CUDA, {"use_tf32": "0"}), sessions.CPU], [sessions.CPU]]
     assert "retrying on CPU" in caplog.text and "providers in use: CPUExecutionProvider" in caplog.text
+
+
+@pytest.mark.parametrize("spinning, entry", [(False, "0"), (True, "1")])
+def test_idle_workers_spin_only_when_asked(tiny_bundle, spinning, entry):
+    engine = Engine.load(tiny_bundle, spinning=spinning)
+    assert {graph.session.get_session_options().get_session_config_entry(sessions.SPINNING_ENTRY)
+            for graph in engine.graphs.values()} == {entry}
 
 
 # ---------------------------------------------------------------- bundle integrity
