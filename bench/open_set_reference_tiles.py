@@ -11,9 +11,10 @@ rule's second pass; calibration uses every tile. Here each image is cut as the e
 (stride 32: 28 to 77 tiles per test image), its own energy is the mean over all its tiles, and its
 reference energy the mean over K of them picked as the runtime picks; `paired_K` takes its own
 energy over the same K tiles too (the same content on both sides). Per K, with the threshold
-calibrated on every tile of the known validation images (as export.to_onnx does): the test image
-AUROC (held-out vs known), the share of test images called unknown per kind, and how far the
-scores move from the every-tile score (mean and largest absolute change).
+calibrated on every tile of the known validation images (as export.to_onnx does), on the test
+images and on the validation images themselves: the image AUROC (held-out vs known), the share
+of images called unknown per kind, and how far the scores move from the every-tile score (mean
+and largest absolute change).
 """
 from __future__ import annotations
 
@@ -56,9 +57,27 @@ def capped_scores(images, cap: int | None, paired: bool = False) -> np.ndarray:
     return np.array(scores)
 
 
-def main(argv=None) -> int:
+def by_cap(images: dict, split: str, caps: list, threshold: float) -> dict:
+    """Per cap (None: every tile), unpaired and paired, on the images of `split`: the image AUROC,
+    the share of each kind called unknown at `threshold`, and how far scores move from every tile's."""
     from export.evaluate import auroc
-    from export.open_set import called_unknown, manifest_entry, relative_scores
+    from export.open_set import called_unknown
+
+    every = {kind: capped_scores(images[split, kind], None) for kind in ("known", "unknown")}
+    rows = {}
+    for paired in (False, True):
+        for cap in caps:
+            scores = {kind: capped_scores(images[split, kind], cap, paired) for kind in ("known", "unknown")}
+            change = np.abs(np.concatenate([scores[k] - every[k] for k in scores]))
+            name = ("paired_" if paired else "") + ("all" if cap is None else str(cap))
+            rows[name] = {"image_auroc": auroc(scores["known"], scores["unknown"]),
+                          "called_unknown": {kind: called_unknown(s, threshold) for kind, s in scores.items()},
+                          "score_change_from_all": {"mean": float(change.mean()), "max": float(change.max())}}
+    return rows
+
+
+def main(argv=None) -> int:
+    from export.open_set import manifest_entry, relative_scores
     from export.train import build_eval_tiles
 
     parser = open_set_parser(__doc__.split("\n")[0], ROOT, "open_set_reference_tiles.json")
@@ -78,23 +97,15 @@ def main(argv=None) -> int:
             tiles = build_eval_tiles(config, reconstructor, split, names)
             images[split, kind] = per_image(tiles, relative_scores(model, reconstructor, tiles))
     threshold = manifest_entry(capped_scores(images["val", "known"], None), config.open_set_quantile)["threshold"]
-    every = {kind: capped_scores(images["test", kind], None) for kind in ("known", "unknown")}
-    rows = {}
-    for paired in (False, True):
-        for cap in [None, *args.counts]:
-            scores = {kind: capped_scores(images["test", kind], cap, paired) for kind in ("known", "unknown")}
-            change = np.abs(np.concatenate([scores[k] - every[k] for k in scores]))
-            name = ("paired_" if paired else "") + ("all" if cap is None else str(cap))
-            rows[name] = {"image_auroc": auroc(scores["known"], scores["unknown"]),
-                          "called_unknown": {kind: called_unknown(s, threshold) for kind, s in scores.items()},
-                          "score_change_from_all": {"mean": float(change.mean()), "max": float(change.max())}}
+    rows = {split: by_cap(images, split, [None, *args.counts], threshold) for split in ("val", "test")}
     tile_counts = [len(own) for kind in ("known", "unknown") for own, _ in images["test", kind]]
     command = ["python bench/open_set_reference_tiles.py", *(argv if argv is not None else sys.argv[1:])]
     write_result(args.output, {
         "command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "threshold": threshold,
         "test_images": {kind: len(images["test", kind]) for kind in ("known", "unknown")},
         "test_tiles_per_image": {"min": min(tile_counts), "max": max(tile_counts)},
-        "test": rows, "seconds": time.time() - started})
+        "val_images": {kind: len(images["val", kind]) for kind in ("known", "unknown")},
+        **rows, "seconds": time.time() - started})
     return 0
 
 
