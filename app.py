@@ -27,6 +27,8 @@ os.environ.setdefault("GRADIO_TEMP_DIR", UPLOADS.name)
 import gradio as gr  # noqa: E402  (reads GRADIO_TEMP_DIR)
 import numpy as np
 import pandas as pd
+from gradio.components.annotated_image import AnnotatedImageData, Annotation
+from gradio.data_classes import FileData
 
 from runtime import NEUTRAL, Engine, InputError
 from runtime.intake import MAX_FILE_BYTES, save_png
@@ -49,8 +51,13 @@ CITATION = """```bibtex
 
 
 class Downloads:
-    """Files we hand to the browser (anonymized PNGs, batch CSV/JSON), in one private temporary
-    folder; files older than `max_age` seconds are removed at each write, the folder at exit."""
+    """Files we hand to the browser (every picture we show, anonymized PNGs, batch CSV/JSON), in
+    one private temporary folder; files older than `max_age` seconds are removed at each write, the
+    folder at exit. Pictures go out as files rather than arrays because gradio writes an array's
+    PNG in place at a path named by its content: two answers with the same picture at once (the
+    same example clicked twice, or two tile masks alike) could send one of them a half-written
+    file ("Too little data for declared Content-Length" under bench/load.py). A file we hand over
+    is copied into gradio's cache under a temporary name and renamed into place."""
 
     def __init__(self, max_age: float = TEMP_MAX_AGE_S):
         self.folder = tempfile.TemporaryDirectory(prefix="causal-fingerprint-")
@@ -73,7 +80,8 @@ class Downloads:
         return folder / name
 
     def png(self, array: np.ndarray, name: str) -> str:
-        """A PNG with no metadata at all (no text chunks, EXIF, XMP or ICC profile)."""
+        """A PNG of an RGB or RGBA uint8 array, with no metadata at all (no text chunks, EXIF, XMP
+        or ICC profile)."""
         path = self.path(name)
         save_png(array, path)
         return str(path)
@@ -82,6 +90,22 @@ class Downloads:
         path = self.path(name)
         path.write_text(content)
         return str(path)
+
+
+class TileMap(gr.AnnotatedImage):
+    """gr.AnnotatedImage shown from PNG files we wrote (see Downloads): takes (image path,
+    [(mask path, label)]) where gr.AnnotatedImage takes arrays and writes them itself."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "annotatedimage"  # the browser renders it as the built-in component
+
+    def postprocess(self, value):
+        if value is None:
+            return None
+        image, masks = value
+        return AnnotatedImageData(image=FileData(path=image),
+                                  annotations=[Annotation(image=FileData(path=mask), label=label) for mask, label in masks])
 
 
 class ImageInput(gr.Image):
@@ -138,16 +162,18 @@ def probability_frame(result: dict, engine: Engine) -> pd.DataFrame:
                          "probability": list(result["probabilities"].values())})
 
 
-def tile_map(image: np.ndarray, result: dict, engine: Engine):
-    """(image, [(mask, display name)]) for gr.AnnotatedImage: each tile coloured by its source."""
+def tile_map(image: np.ndarray, result: dict, engine: Engine, downloads: Downloads):
+    """(image, [(mask, display name)]) as PNG files for TileMap: each tile coloured by its source.
+    A mask is what gr.AnnotatedImage would write: red, half opaque on the source's tiles."""
     height, width = image.shape[:2]
     size = result["tiles"]["size"]
     names = {label.name: label.display_name for label in engine.labels}
     masks = {}
     for (top, left), label in zip(result["tiles"]["positions"], result["tiles"]["labels"]):
-        mask = masks.setdefault(label, np.zeros((max(height, size), max(width, size)), np.float32))
-        mask[top : top + size, left : left + size] = np.maximum(mask[top : top + size, left : left + size], 0.5)
-    return image, [(mask[:height, :width], names[label]) for label, mask in masks.items()]
+        mask = masks.setdefault(label, np.zeros((max(height, size), max(width, size), 4), np.uint8))
+        mask[top : top + size, left : left + size] = (255, 0, 0, 127)
+    return (downloads.png(image, "image.png"),
+            [(downloads.png(mask[:height, :width], f"{label}.png"), names[label]) for label, mask in masks.items()])
 
 
 def scatter_frame(embedding: dict, engine: Engine) -> pd.DataFrame:
@@ -188,13 +214,15 @@ def build_demo(engine: Engine) -> gr.Blocks:
         image = analysis.image[: result["image_size"][0], : result["image_size"][1]]
         provenance = call(read_file_provenance, image_path)
         return (verdict_markdown(result, engine), provenance_markdown(provenance), probability_frame(result, engine),
-                tile_map(image, result, engine), {**result, "provenance": provenance})
+                tile_map(image, result, engine, downloads), {**result, "provenance": provenance})
 
     def fingerprint(image_path):
         result = call(engine.fingerprint, image_path)
         plain = {"attribution": result["attribution"], "embedding": result["embedding"]}
-        return (upscale(result["fingerprint"]), result["residual"], result["spectrum"],
-                scatter_frame(result["embedding"], engine), plain)
+        pictures = [downloads.png(picture, f"{name}.png") for name, picture in
+                    (("fingerprint", upscale(result["fingerprint"])), ("residual", result["residual"]),
+                     ("spectrum", result["spectrum"]))]
+        return (*pictures, scatter_frame(result["embedding"], engine), plain)
 
     def anonymize(image_path, target_display=None, psnr_floor_db=None):
         target = generators.get(target_display, NEUTRAL) if target_display else NEUTRAL
@@ -259,7 +287,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
                     provenance = gr.Markdown()
                     probabilities = gr.BarPlot(x="source", y="probability", sort="-y", label="Probabilities",
                                                y_lim=[0, 1], x_label_angle=-30)
-                    tiles = gr.AnnotatedImage(label="Local attribution (tiles coloured by source)")
+                    tiles = TileMap(label="Local attribution (tiles coloured by source)")
                     attribution_json = gr.JSON(label="Attribution (plain data)", visible=False)
                 with gr.Tab("Fingerprint"):
                     with gr.Row():

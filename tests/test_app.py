@@ -32,12 +32,19 @@ def test_page_and_named_endpoints(app_url, client):
 
 
 def test_attribute_endpoint(client, labels):
-    verdict, provenance, _plot, _tiles, result = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"),
-                                                    api_name="/attribute")
+    verdict, provenance, _plot, tiles, result = client.predict(handle_file(SAMPLES / "gan-nearest--coffee.png"),
+                                                   api_name="/attribute")
     assert result["label"] in labels and result["image_size"] == [180, 256]
     assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     assert result["display_name"] in verdict or "Unknown source" in verdict
     assert "neutral evidence" in provenance and result["provenance"]["items"] == []
+    # the tile map: the image, and one half-opaque mask per source named on its tiles
+    assert Image.open(tiles["image"]).size == (256, 180)
+    names = {row["name"]: row["display_name"] for row in load_bundle().manifest["labels"]}
+    assert sorted(mask["label"] for mask in tiles["annotations"]) == sorted({names[k] for k in result["tiles"]["labels"]})
+    for mask in tiles["annotations"]:
+        alpha = np.asarray(Image.open(mask["image"]))[..., 3]
+        assert alpha.shape == (180, 256) and set(np.unique(alpha)) <= {0, 127} and alpha.max() == 127
 
 
 def test_an_image_from_a_held_out_generator_is_shown_as_an_unknown_source(client):
@@ -106,3 +113,27 @@ def test_bad_upload_is_a_readable_error_not_a_stack_trace(client, tmp_path):
     with pytest.raises(Exception) as caught:
         client.predict(handle_file(bad), api_name="/attribute")
     assert "not an image" in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+def test_every_picture_reaches_gradio_as_a_file_we_wrote(monkeypatch):
+    """gradio writes an array's PNG in place at a path named by its content, so two answers with
+    the same picture at once could serve one of them a half-written file (seen under
+    bench/load.py). Every picture the app shows must come to gradio as a file we wrote."""
+    import gradio.processing_utils
+
+    import app
+    from runtime import Engine
+
+    def written_in_place(*args, **kwargs):
+        raise AssertionError("gradio wrote a picture in place")
+
+    monkeypatch.setattr(gradio.processing_utils, "save_pil_to_cache", written_in_place)
+    demo = app.build_demo(Engine.load())
+    sample = str(SAMPLES / "gan-nearest--coffee.png")
+    shown = set()
+    for function in demo.fns.values():
+        if function.api_name in ("attribute", "fingerprint", "anonymize"):
+            for component, value in zip(function.outputs, function.fn(sample)):
+                component.postprocess(value)
+                shown.add(type(component).__name__)
+    assert {"TileMap", "Image", "ImageSlider"} <= shown
