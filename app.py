@@ -356,8 +356,8 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
 - Attribution is statistical evidence, not proof. Heavy JPEG, resizing or editing weakens it.
   A JPEG or lossy WebP is compared with its reconstruction saved the same way (as its file says,
   or as its pixels show for a JPEG saved again as PNG), so a re-save seldom passes for an unknown
-  source, but lossy compression also hides most unknown sources. A JPEG resized or cropped
-  before it was saved again shows no JPEG history and is often called an unknown source.
+  source, but lossy compression also hides most unknown sources. A JPEG resized before it was
+  saved again shows no JPEG history and is often called an unknown source.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
 
 ### Method and citation

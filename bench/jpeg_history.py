@@ -8,8 +8,10 @@ WebP's quality (runtime.compression.webp_saving), on the zoo's images.
 Every image of every split and source of the zoo (none was ever a JPEG since its preparation, a
 2x downscale) in several forms: as it is (`clean`: should show no history), saved as a JPEG at
 each quality with 4:2:0 chroma (PIL's default) and, at 90, with 4:4:4, then decoded (`jpegQ`:
-should show quality Q), and saved at 85 then resized to 3/4 or cropped off the 8-pixel grid
-(`jpeg85_resized`, `jpeg85_shifted`: the history is gone or off the grid, so none). Per form: the
+should show quality Q), and saved at 85 then resized to 3/4 (`jpeg85_resized`: the history is
+gone, so none) or cropped by 3 rows and 5 columns, or by 8 and 8 (`jpeg85_shifted`: off the
+8-pixel grid; `jpeg85_shifted_8`: on it, but off the 16-pixel grid of 4:2:0 chroma; both should
+show quality 85). Per form: the
 share with a history found, the share with the quality exact or within 1, the share with the
 right subsampling (a gray image shows none: it is found as 4:2:0), and the smallest and largest
 dip ratio (clean forms should stay above the runtime's HISTORY_DIP_RATIO, JPEG forms below), and
@@ -48,15 +50,16 @@ def forms(image: np.ndarray, qualities: list[int]) -> dict:
     height, width = jpeg.shape[:2]
     out["jpeg85_resized"] = (np.asarray(Image.fromarray(jpeg).resize((width * 3 // 4, height * 3 // 4),
                                                                      Image.Resampling.LANCZOS)), None)
-    out["jpeg85_shifted"] = (jpeg[3:, 5:], None)
+    out["jpeg85_shifted"] = (jpeg[3:, 5:], (85, 2))
+    out["jpeg85_shifted_8"] = (jpeg[8:, 8:], (85, 2))
     return out
 
 
 def dip_ratio(image: np.ndarray) -> float:
     """The re-save error ratio jpeg_history compares with its threshold (inf: a flat crop)."""
-    from runtime.compression import HISTORY_CROP, grid_crop, resave_dip
+    from runtime.compression import history_crop, jpeg_grid, resave_dip
 
-    dip = resave_dip(grid_crop(image, HISTORY_CROP))
+    dip = resave_dip(history_crop(image, jpeg_grid(image)))
     return float("inf") if dip is None else dip[1]
 
 

@@ -8,11 +8,13 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, JpegImagePlugin
+from scipy.fft import dctn
 
 # "JPEG ghosts": an image last saved as a JPEG at quality q changes far less when saved again at q
 # than at q + 1; one never saved as a JPEG changes less and less as the quality rises. So the
 # quality whose re-save error is below HISTORY_DIP_RATIO times the next one's is the image's, on
-# a centre crop of at most HISTORY_CROP pixels aligned to the 16-pixel JPEG grid. On the zoo
+# a centre crop of at most HISTORY_CROP pixels whose corner is on the image's 8x8 block grid
+# (jpeg_grid: a JPEG cropped since it was saved keeps its blocks, shifted). On the zoo
 # (bench/results/jpeg_history.json) a clean image's ratio stays above it and a JPEG's below.
 HISTORY_QUALITIES = range(30, 97)
 HISTORY_CROP = 256
@@ -20,6 +22,7 @@ HISTORY_DIP_RATIO = 0.85
 HISTORY_MIN_STD = 2.0  # a flat crop (a black border) has no error to compare
 HISTORY_PLATEAU = 4
 HISTORY_FULL_CHROMA_SHARE = 0.25
+GRID_SIDE = 128  # the centre crop whose block DCTs place the grid
 
 
 @lru_cache(maxsize=1)
@@ -129,18 +132,51 @@ def resave_dip(crop: np.ndarray) -> tuple[int, float] | None:
     return HISTORY_QUALITIES[best], float(ratios[dip])
 
 
+def jpeg_grid(pixels: np.ndarray) -> tuple[int, int]:
+    """(rows, columns), each 0..7, from an (H, W, 3) uint8 image's top-left corner to where its
+    8x8 JPEG blocks start: the offset at which the block DCTs of a centre crop's luma have most
+    near-zero AC coefficients (quantization zeroed them on the blocks' own grid, not across them).
+    An image never saved as a JPEG gets some offset too: only the re-save test tells."""
+    luma = np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.float32) - 128
+    height, width = luma.shape
+    side = min(GRID_SIDE, height - 7, width - 7) // 8 * 8
+    if side < 8:
+        return 0, 0
+    top, left = (height - side - 7) // 2, (width - side - 7) // 2
+    shares = np.zeros((8, 8))
+    for dy in range(8):
+        for dx in range(8):
+            crop = luma[top + dy : top + dy + side, left + dx : left + dx + side]
+            blocks = crop.reshape(side // 8, 8, side // 8, 8).transpose(0, 2, 1, 3)
+            ac = dctn(blocks, axes=(2, 3), norm="ortho").reshape(-1, 64)[:, 1:]
+            shares[dy, dx] = (np.abs(ac) < 0.5).mean()
+    dy, dx = np.unravel_index(int(shares.argmax()), shares.shape)
+    return int(top + dy) % 8, int(left + dx) % 8
+
+
+def history_crop(pixels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The crop the re-save test reads: at most HISTORY_CROP a side, its corner on the block grid
+    `grid` (jpeg_grid) and on the 16-pixel colour grid that 4:2:0 chroma would have with it."""
+    return grid_crop(pixels[grid[0] :, grid[1] :], HISTORY_CROP)
+
+
 def jpeg_history(pixels: np.ndarray) -> JpegSaving | None:
     """How an (H, W, 3) uint8 image was last saved as a JPEG, read from its pixels (a JPEG saved
-    again as PNG, say): libjpeg's colour tables at the quality of the re-save "ghost", with 4:2:0
-    chroma unless a 4:4:4 re-save changes it far less; None when it shows no JPEG history on the
-    grid of its top-left corner (never a JPEG, resized or cropped since, or saved above 96)."""
-    crop = grid_crop(pixels, HISTORY_CROP)
-    dip = resave_dip(crop)
+    again as PNG, even cropped since): libjpeg's colour tables at the quality of the re-save
+    "ghost", with 4:2:0 chroma unless a 4:4:4 re-save changes it far less; None when it shows no
+    JPEG history (never a JPEG, resized since, or saved above 96)."""
+    grid = jpeg_grid(pixels)
+    dip = resave_dip(history_crop(pixels, grid))
     if dip is None or dip[1] >= HISTORY_DIP_RATIO:
         return None
     halved, full = standard_saving(dip[0], 2), standard_saving(dip[0], 0)
+    # 4:2:0 chroma blocks are 16 pixels: the block grid leaves four places they may start.
+    crops = [history_crop(pixels, (grid[0] + 8 * down, grid[1] + 8 * right)) for down in (0, 1) for right in (0, 1)]
+    crops = [crop for crop in crops if crop.size]
+    halved_changes = [change(crop, halved.save(crop)) for crop in crops]
+    crop = crops[int(np.argmin(halved_changes))]
     # 4:4:4 keeps more colour, so it changes any image less; only far less means it was the one used.
-    far_less = change(crop, full.save(crop)) < HISTORY_FULL_CHROMA_SHARE * change(crop, halved.save(crop))
+    far_less = change(crop, full.save(crop)) < HISTORY_FULL_CHROMA_SHARE * min(halved_changes)
     return full if far_less else halved
 
 

@@ -8,8 +8,8 @@ from PIL import Image
 
 from conftest import ROOT
 from runtime.errors import InputError
-from runtime.compression import (HISTORY_DIP_RATIO, WEBP_DEFAULT_QUALITY, WebpSaving, is_lossy_webp, jpeg_history,
-                                 resave_dip)
+from runtime.compression import (HISTORY_DIP_RATIO, WEBP_DEFAULT_QUALITY, WebpSaving, is_lossy_webp, jpeg_grid,
+                                 jpeg_history, resave_dip)
 from runtime.intake import decode, decode_image, read, read_image
 
 
@@ -99,6 +99,17 @@ def test_the_pixels_of_a_jpeg_saved_again_as_png_show_how_it_was_saved(quality, 
     assert (found.quality, found.subsampling, found.estimated) == (quality, subsampling, True)
     assert found.qtables == once.saving.qtables  # libjpeg's own tables, as PIL wrote them
     assert found.describe() == f"JPEG quality {quality} (estimated from the pixels)"
+
+
+@pytest.mark.parametrize("top, left, quality, subsampling", [(3, 5, 90, 2), (8, 8, 75, 2), (1, 14, 50, 0), (11, 2, 85, 2)])
+def test_a_jpeg_cropped_since_it_was_saved_shows_its_history_on_its_own_block_grid(top, left, quality, subsampling):
+    # (8, 8): the 8x8 blocks stay on the image's grid but 4:2:0 chroma's 16-pixel blocks do not
+    pixels = read_image(SAMPLE)
+    once = decode(_encode(Image.fromarray(pixels), "JPEG", quality=quality, subsampling=subsampling)).pixels
+    cropped = once[top:, left:]
+    assert jpeg_grid(cropped) == ((8 - top) % 8, (8 - left) % 8)
+    found = jpeg_history(cropped)
+    assert (found.quality, found.subsampling, found.estimated) == (quality, subsampling, True)
 
 
 def test_no_history_in_an_image_never_saved_as_jpeg_resized_since_or_flat():

@@ -113,7 +113,7 @@ def test_a_known_sources_jpeg_is_seldom_called_unknown_once_its_reference_is_sav
 
     held_out = {row["name"] for row in engine.bundle.manifest["held_out"]}
     eight_bit = Engine(engine.bundle, engine.graphs, read_jpeg_history=False)
-    called = {"file": 0, "pixels": 0, "8-bit": 0}
+    called = {"file": 0, "pixels": 0, "8-bit": 0, "cropped": 0, "cropped 8-bit": 0}
     for path in (p for p in SAMPLES if p.name.split("--")[0] not in held_out):
         buffer = io.BytesIO()
         Image.open(path).convert("RGB").save(buffer, "JPEG", quality=90)
@@ -124,4 +124,10 @@ def test_a_known_sources_jpeg_is_seldom_called_unknown_once_its_reference_is_sav
         called["file"] += file_result["unknown"]
         called["pixels"] += pixels_result["unknown"]
         called["8-bit"] += eight_bit.attribute(pixels)["unknown"]
+        # cropped off the JPEG's 8-pixel grid, as a screenshot would be: the blocks are found where they are
+        cropped = engine.attribute(pixels[3:, 5:])
+        assert cropped["open_set"]["reference_saved_as"] == "JPEG quality 90 (estimated from the pixels)"
+        called["cropped"] += cropped["unknown"]
+        called["cropped 8-bit"] += eight_bit.attribute(pixels[3:, 5:])["unknown"]
     assert called["file"] == called["pixels"] < called["8-bit"], called
+    assert called["cropped"] < called["cropped 8-bit"], called
