@@ -9,7 +9,10 @@ Each image of the val and test splits (every known source, and the held-out memb
 reference R(x) is re-saved with the file's own tables, as the app does), `jpegQ_as_png` (the same
 JPEG's decoded pixels, as a JPEG converted to PNG reaches the app: the runtime reads the JPEG
 history from them), `jpegQ_8bit_reference` (those pixels with the history not read, so the
-reference is saved as 8-bit only: the runtime before it read JPEG tables), `webpQ` (a lossy
+reference is saved as 8-bit only: the runtime before it read JPEG tables), `jpegQ_cropped_as_png`
+(those pixels cropped by 3 rows and 5 columns, off the JPEG's 8-pixel grid, as a cropped
+screenshot would be: the runtime finds the blocks' grid first) with its
+`jpegQ_cropped_8bit_reference` (the runtime before it looked off the image's own grid), `webpQ` (a lossy
 WebP file: the reference re-saved as WebP at the quality estimated from its pixels) and
 `webpQ_8bit_reference` (its decoded pixels, an 8-bit reference). Per form, on the test images:
 the share called "unknown source" by the manifest's threshold and by `jpeg_val` (the same
@@ -48,6 +51,8 @@ def forms(image: np.ndarray, qualities: list[int], webp_qualities: list[int]) ->
         decoded = np.asarray(Image.open(io.BytesIO(inputs[f"jpeg{quality}"][0])).convert("RGB"))
         inputs[f"jpeg{quality}_as_png"] = (decoded, True)
         inputs[f"jpeg{quality}_8bit_reference"] = (decoded, False)
+        inputs[f"jpeg{quality}_cropped_as_png"] = (decoded[3:, 5:], True)
+        inputs[f"jpeg{quality}_cropped_8bit_reference"] = (decoded[3:, 5:], False)
     for quality in webp_qualities:
         inputs[f"webp{quality}"] = (encoded(image, "WEBP", quality), True)
         decoded = np.asarray(Image.open(io.BytesIO(inputs[f"webp{quality}"][0])).convert("RGB"))
@@ -127,6 +132,7 @@ def main(argv=None) -> int:
     thresholds = {"manifest": engine.threshold, "jpeg_val": float(np.quantile(val_jpeg, calibration["quantile"]))}
     all_forms = ["png", *jpeg_forms, *(f"{form}_as_png" for form in jpeg_forms),
                  *(f"{form}_8bit_reference" for form in jpeg_forms),
+                 *(f"{form}_cropped{suffix}" for form in jpeg_forms for suffix in ("_as_png", "_8bit_reference")),
                  *(f"webp{q}{suffix}" for q in args.webp_qualities for suffix in ("", "_8bit_reference"))]
     command = ["python bench/open_set_runtime.py", *(argv if argv is not None else sys.argv[1:])]
     write_result(args.output, {
