@@ -173,7 +173,8 @@ def tile_map(image: np.ndarray, result: dict, engine: Engine, downloads: Downloa
         mask = masks.setdefault(label, np.zeros((max(height, size), max(width, size), 4), np.uint8))
         mask[top : top + size, left : left + size] = (255, 0, 0, 127)
     return (downloads.png(image, "image.png"),
-            [(downloads.png(mask[:height, :width], f"{label}.png"), names[label]) for label, mask in masks.items()])
+            [(downloads.png(mask[:height, :width], f"mask-{k}.png"), names[label])
+             for k, (label, mask) in enumerate(masks.items())])
 
 
 def scatter_frame(embedding: dict, engine: Engine) -> pd.DataFrame:

@@ -115,19 +115,21 @@ def test_bad_upload_is_a_readable_error_not_a_stack_trace(client, tmp_path):
     assert "not an image" in str(caught.value) and "Traceback" not in str(caught.value)
 
 
-def test_every_picture_reaches_gradio_as_a_file_we_wrote(monkeypatch):
+def test_every_picture_reaches_gradio_as_a_file_we_wrote(monkeypatch, tmp_path):
     """gradio writes an array's PNG in place at a path named by its content, so two answers with
     the same picture at once could serve one of them a half-written file (seen under
     bench/load.py). Every picture the app shows must come to gradio as a file we wrote."""
     import gradio.processing_utils
 
-    import app
     from runtime import Engine
 
     def written_in_place(*args, **kwargs):
         raise AssertionError("gradio wrote a picture in place")
 
     monkeypatch.setattr(gradio.processing_utils, "save_pil_to_cache", written_in_place)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # importing app sets it only where unset
+    import app
+
     demo = app.build_demo(Engine.load())
     sample = str(SAMPLES / "gan-nearest--coffee.png")
     shown = set()
