@@ -89,3 +89,19 @@ def test_committed_results_have_every_key():
         assert key in result
     for name in ("fingerprint_space.png", "confusion.png", "anonymize.png"):
         assert (ROOT / "docs" / name).is_file()
+
+
+def test_committed_phase1_candidate_is_the_one_its_validation_figures_were_measured_on(committed):
+    """export/assets/candidates/photos-phase1.pt (phase 1 on 132 more train photos, not shipped) is
+    what bench/results/attribution_val_photos.json measured, and it attributes the test samples."""
+    _, shipped, tiles = committed
+    model, state = load_model(ROOT / "export" / "assets" / "candidates" / "photos-phase1.pt")
+    assert state["labels"] == shipped["labels"] and state["train_config"]["cf_steps"] == 0
+    assert model.config.spaces == load_model(PUBLISHED)[0].config.spaces
+    measured = json.loads((ROOT / "bench" / "results" / "attribution_val_photos.json").read_text())["checkpoints"]
+    row = next(row for row in measured if row["dataset"] == state["train_config"]["dataset"])
+    assert row["accuracy"] == pytest.approx(state["val_accuracy"], abs=1e-6)
+    assert row["accuracy"] > next(r for r in measured if r["checkpoint"].endswith("causal-fingerprint.pt"))["accuracy"]
+    with torch.no_grad():
+        logits = torch.cat([model.encode(*tiles.batch(slice(i, i + 128)))["logits"] for i in range(0, len(tiles), 128)])
+    assert (logits.argmax(1) == tiles.labels).float().mean() >= 0.4
