@@ -40,7 +40,11 @@ def test_golden_outputs(engine, path):
     golden = GOLDEN[path.name]
     result = engine.attribute(path)
     assert result["label"] == golden["label"] and result["unknown"] == golden["unknown"]
-    assert result["open_set"]["score"] == pytest.approx(golden["open_set"]["score"], abs=1e-3)
+    # The score compares the image with its reconstruction saved as 8-bit, so the float differences
+    # between CPUs' kernels flip a few roundings: up to 0.010 between the machine that wrote the
+    # goldens and an AVX2-only AMD EPYC, where the probabilities agreed within 1e-4. The known and
+    # held-out samples sit at least 0.68 from the threshold.
+    assert result["open_set"]["score"] == pytest.approx(golden["open_set"]["score"], abs=0.05)
     for name, probability in golden["probabilities"].items():
         assert result["probabilities"][name] == pytest.approx(probability, abs=1e-4)
 
