@@ -55,7 +55,7 @@ class Extra:
 
 
 # Real camera photos only, checked by eye: no charts, renders, cut-outs on transparency, filtered
-# copies or duplicates of the package pool (and no Lena). Found by a survey of ~150 distributions.
+# copies or duplicates of the package pool (and no Lena). Found by a survey of 158 distributions.
 EXTRAS = (
     Extra("PyWavelets==1.9.0", "pywt/data/aero.npz", name="aero"),
     Extra("PyWavelets==1.9.0", "pywt/data/ascent.npz", name="ascent"),

@@ -102,7 +102,7 @@ def _wheel_and_sdist(folder, jpeg_bytes: bytes, png_bytes: bytes) -> None:
         sdist.addfile(info, io.BytesIO(png_bytes))
 
 
-def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch):
+def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch, capsys):
     from test_training import load_bench
 
     extra_photos = load_bench("extra_photos")
@@ -144,3 +144,4 @@ def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train
         extra_photos.main(["--output", str(output), "--splits", str(split_file), "--cache", str(cache)])
     with pytest.raises(SystemExit):
         extra_photos.main(["--output", str(output), "--splits", str(split_file), "--crop", "100"])
+    assert "--crop must be at least 128" in capsys.readouterr().err
