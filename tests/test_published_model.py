@@ -94,10 +94,10 @@ def test_committed_results_have_every_key():
 def test_committed_phase1_candidate_is_the_one_its_validation_figures_were_measured_on(committed):
     """export/assets/candidates/photos-phase1.pt (phase 1 on 132 more train photos, not shipped) is
     what bench/results/attribution_val_photos.json measured, and it attributes the test samples."""
-    _, shipped, tiles = committed
+    shipped_model, shipped, tiles = committed
     model, state = load_model(ROOT / "export" / "assets" / "candidates" / "photos-phase1.pt")
     assert state["labels"] == shipped["labels"] and state["train_config"]["cf_steps"] == 0
-    assert model.config.spaces == load_model(PUBLISHED)[0].config.spaces
+    assert model.config.spaces == shipped_model.config.spaces
     measured = json.loads((ROOT / "bench" / "results" / "attribution_val_photos.json").read_text())["checkpoints"]
     row = next(row for row in measured if row["dataset"] == state["train_config"]["dataset"])
     assert row["accuracy"] == pytest.approx(state["val_accuracy"], abs=1e-6)
