@@ -36,10 +36,11 @@ class TileSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def batch(self, index) -> tuple[torch.Tensor, ...]:
-        """Float32 (x, x_hat, z, z_hat) for the given indices, x in [-1, 1]."""
-        x = self.x[index].float().div(127.5).sub(1.0)
-        return x, self.x_hat[index].float(), self.z[index].float(), self.z_hat[index].float()
+    def batch(self, index, device=None) -> tuple[torch.Tensor, ...]:
+        """Float32 (x, x_hat, z, z_hat) for the given indices on `device` (None: where the set is),
+        x in [-1, 1]."""
+        x = self.x[index].to(device).float().div(127.5).sub(1.0)
+        return (x, *(part[index].to(device).float() for part in (self.x_hat, self.z, self.z_hat)))
 
 
 def load_split_images(dataset: Path, split: str, labels: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -85,15 +86,15 @@ def cut_tiles(images: dict[str, dict[str, np.ndarray]], labels: list[str], tile:
 @torch.no_grad()
 def reconstruct(reconstructor: Reconstructor, x_uint8: np.ndarray, batch: int = 256,
                 progress: str | None = None) -> tuple[torch.Tensor, ...]:
-    """(x uint8 tensor, x_hat, z, z_hat) for (N, S, S, 3) uint8 tiles; each tile on its own."""
+    """(x uint8 tensor, x_hat, z, z_hat) for (N, S, S, 3) uint8 tiles; each tile on its own, on the
+    reconstructor's device, the results kept on the CPU."""
     x_all = torch.from_numpy(x_uint8).permute(0, 3, 1, 2).contiguous()
     outs = {"x_hat": [], "z": [], "z_hat": []}
     steps = range(0, len(x_all), batch)
     for start in tqdm(steps, desc=progress, disable=progress is None, leave=False):
-        x_hat, z, z_hat = reconstruct_tensor(reconstructor, x_all[start : start + batch].float().div(127.5).sub(1.0))
-        outs["x_hat"].append(x_hat)
-        outs["z"].append(z)
-        outs["z_hat"].append(z_hat)
+        x = x_all[start : start + batch].to(reconstructor.device).float().div(127.5).sub(1.0)
+        for key, part in zip(("x_hat", "z", "z_hat"), reconstruct_tensor(reconstructor, x)):
+            outs[key].append(part.cpu())
     return x_all, torch.cat(outs["x_hat"]), torch.cat(outs["z"]), torch.cat(outs["z_hat"])
 
 

@@ -49,6 +49,15 @@ class Reconstructor:
         self.downsample = 2 ** (len(model.config.block_out_channels) - 1) if self.kind == "AutoencoderKL" \
             else 2 ** (len(model.config.encoder_block_out_channels) - 1)
 
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def to(self, device) -> "Reconstructor":
+        """Move the autoencoder to a torch device; returns self."""
+        self.model.to(device)
+        return self
+
     def encode(self, x):
         """Deterministic latent: the posterior mean for a KL autoencoder."""
         if self.kind == "AutoencoderKL":

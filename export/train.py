@@ -30,6 +30,10 @@ phase-1 settings and calibration (prototypes, decision heads, open-set threshold
 `cf_steps` more counterfactual steps from its trace branch (adding the spectral gains, zero at
 first, to a checkpoint made before them). A fresh phase 2 first scales a trace branch that has
 drifted far past the change budget back to it (settle_trace_scale).
+`--device` (default "auto": cuda when present) runs the steps on a GPU; tiles, draws and
+calibration stay on the CPU, and checkpoints are saved from the CPU, so a run made on a GPU loads
+anywhere (`export.chain` and `export.tilepack` run the counterfactual chain on a GPU machine that
+has no copy of the dataset).
 """
 from __future__ import annotations
 
@@ -105,6 +109,7 @@ class TrainConfig:
     seed: int = _setting(0, "seed of every draw and initialisation")
     checkpoint_every: int = _setting(250, "steps between resumable checkpoints")
     threads: int = _setting(0, "torch CPU threads; 0: torch's default")
+    device: str = _setting("auto", 'torch device of the steps: "auto" (cuda when present, else cpu), "cpu", "cuda", "cuda:1"')
 
     @property
     def decoupled(self) -> bool:
@@ -114,7 +119,7 @@ class TrainConfig:
 # What a run started with --init-from takes from its own command line; every other setting is the
 # source checkpoint's (they made the phase-1 weights it starts from).
 PHASE2_SETTINGS = ("dataset", "output", "cf_steps", "cf_lr", "cf_batch", "cf_objective", "cf_psnr_floor",
-                   "w_judge", "judges", "cnn_judges", "cnn_judge_steps", "spectral_trace", "init_from", "checkpoint_every", "threads")
+                   "w_judge", "judges", "cnn_judges", "cnn_judge_steps", "spectral_trace", "init_from", "checkpoint_every", "threads", "device")
 
 
 def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
@@ -124,22 +129,57 @@ def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
     return replace(inherited, **{k: getattr(config, k) for k in PHASE2_SETTINGS})
 
 
+def torch_device(name: str):
+    """The torch device a run computes on ("auto": cuda when present). On a GPU, TF32 stays off:
+    the spectral projections take logs of small DCT coefficients, which TF32's 10-bit mantissa
+    would blur, and a model trained in float32 on a CPU must read the same numbers on a GPU."""
+    import torch
+
+    from runtime.errors import InputError
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise InputError(f"--device {name!r}: {error}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {name}: this torch sees no CUDA GPU")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return device
+
+
 def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
     """(known labels, held-out labels) of a built dataset, "real" first."""
-    build = json.loads((Path(dataset) / "build.json").read_text())
+    from runtime.errors import InputError
+
+    path = Path(dataset) / "build.json"
+    if not path.is_file():
+        raise InputError(f"{dataset}: not a dataset (no build.json; build one with `python -m export.zoo build`)")
+    build = json.loads(path.read_text())
     known = [row["name"] for row in build["zoo"] if not row["held_out"]]
     held = [row["name"] for row in build["zoo"] if row["held_out"]]
     return known, held
 
 
 def build_train_tiles(config: TrainConfig, reconstructor, labels):
-    """Random-phase tiles of the train photos, each photo under `augment_draws` perturbations, one
-    per family in AUGMENT_FAMILIES order, random strength (the same perturbation for every class of
-    a photo, so content stays matched)."""
+    """The train TileSet: `train_tile_arrays`, reconstructed."""
+    from export.data import make_tileset
+
+    return make_tileset(reconstructor, *train_tile_arrays(config, labels), labels, progress="reconstruct train tiles")
+
+
+def train_tile_arrays(config: TrainConfig, labels):
+    """(uint8 tiles (N, S, S, 3), labels, content ids, photo names) of the train photos: random
+    phase, each photo under `augment_draws` perturbations, one per family in AUGMENT_FAMILIES
+    order, random strength (the same perturbation for every class of a photo, so content stays
+    matched)."""
     import numpy as np
 
     from export.augment import AUGMENT_FAMILIES, augmentation
-    from export.data import cut_tiles, load_split_images, make_tileset, random_positions
+    from export.data import cut_tiles, load_split_images, random_positions
     from runtime.errors import InputError
 
     rng = np.random.default_rng(config.seed)
@@ -162,7 +202,7 @@ def build_train_tiles(config: TrainConfig, reconstructor, labels):
     ys = np.concatenate([p[1] for p in parts])
     contents = np.concatenate([p[2] for p in parts])
     photos = [name for p in parts for name in p[3]]
-    return make_tileset(reconstructor, xs, ys, contents, photos, labels, progress="reconstruct train tiles")
+    return xs, ys, contents, photos
 
 
 def build_eval_tiles(config: TrainConfig, reconstructor, split: str, labels, perturb=None, stride=None):
@@ -180,7 +220,7 @@ def load_or_build_tiles(config: TrainConfig, reconstructor, labels):
 
     cache = Path(config.output) / "tiles-train.pt"
     if cache.is_file():
-        return torch.load(cache, weights_only=False)
+        return torch.load(cache, weights_only=False, map_location="cpu")
     tiles = build_train_tiles(config, reconstructor, labels)
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(tiles, cache)
@@ -324,13 +364,14 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
 
     if config.w_outlier > 0 and reconstructor is None:
         raise ValueError("outlier exposure (w_outlier > 0) needs the reconstructor to see its synthetic unknowns")
+    device = model_device(model)
     params = list(model.parameters()) + list(adversary.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / config.steps)))
     start = 0
     if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         adversary.load_state_dict(state["adversary"])
         start = state["step"]
@@ -348,13 +389,14 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
     bar = tqdm(range(start, config.steps), desc="phase 1", initial=start, total=config.steps)
     for step in bar:
         index = next(batches)
-        batch = tiles.batch(index)
+        batch = tiles.batch(index, device)
+        labels, contents = tiles.labels[index], tiles.content[index]
         unknown_batch = None
-        if config.w_outlier > 0:
-            unknown = synthetic_unknowns(config.outliers, batch[0], tiles.labels[index], tiles.content[index],
-                                         real_index, generator)
+        if config.w_outlier > 0:  # drawn on the CPU with the run's generator, then moved
+            unknown = synthetic_unknowns(config.outliers, tiles.batch(index)[0], labels, contents, real_index,
+                                         generator).to(device)
             unknown_batch = (unknown, *(part.float() for part in reconstruct_tensor(reconstructor, unknown)))
-        loss, parts = phase1_loss(config, model, adversary, batch, tiles.labels[index], tiles.content[index],
+        loss, parts = phase1_loss(config, model, adversary, batch, labels.to(device), contents.to(device),
                                   unknown_batch)
         optimizer.zero_grad()
         loss.backward()
@@ -369,19 +411,24 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
     return model.eval(), losses
 
 
+def model_device(model):
+    return next(model.parameters()).device
+
+
 def fingerprints(model, tiles, batch: int = 256) -> dict:
     """Every tile's mu (N, F), f-head logits (N, K), decision log-probabilities (N, K) and
-    per-space logits (N, spaces, K), in eval mode."""
+    per-space logits (N, spaces, K), in eval mode, computed on the model's device, on the CPU."""
     import torch
 
     keys = ("mu", "logits", "decision", "space_logits")
     parts = {key: [] for key in keys}
+    device = model_device(model)
     with torch.no_grad():
         for start in range(0, len(tiles), batch):
-            out = model.encode(*tiles.batch(slice(start, start + batch)))
+            out = model.encode(*tiles.batch(slice(start, start + batch), device))
             out["space_logits"] = torch.stack([out["space_logits"][s] for s in model.config.spaces], dim=1)
             for key in keys:
-                parts[key].append(out[key])
+                parts[key].append(out[key].cpu())
     return {key: torch.cat(value) for key, value in parts.items()}
 
 
@@ -504,10 +551,11 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     for p in trace.parameters():
         p.requires_grad_(True)
     model.eval()
+    device = model_device(model)
     generated = torch.nonzero(tiles.labels != real_index).flatten()
     generators = [k for k in range(len(protos)) if k != real_index]
     max_rms = max_change_rms(config.cf_psnr_floor)
-    resumed = torch.load(checkpoint, weights_only=False) if checkpoint.is_file() else None
+    resumed = torch.load(checkpoint, weights_only=False, map_location=device) if checkpoint.is_file() else None
     if resumed is not None:
         trace.load_state_dict(resumed["trace"])
     else:
@@ -522,17 +570,17 @@ def train_phase2(config: TrainConfig, model, reconstructor, tiles, protos, neutr
     bar = tqdm(range(start, config.cf_steps), desc="phase 2 (counterfactual)", initial=start, total=config.cf_steps)
     for step in bar:
         index = generated[torch.randperm(len(generated), generator=rng)[: config.cf_batch]]
-        x, x_hat, z, z_hat = tiles.batch(index)
+        x, x_hat, z, z_hat = tiles.batch(index, device)
         with torch.no_grad():
             out = model.encode(x, x_hat, z, z_hat)
         half = len(index) // 2
-        targets = torch.tensor(generators)[torch.randint(len(generators), (len(index) - half,), generator=rng)]
+        targets = torch.tensor(generators)[torch.randint(len(generators), (len(index) - half,), generator=rng)].to(device)
         f_target = torch.cat([neutral.expand(half, -1), protos[targets]])
         x_cf, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target, max_rms)
         x_cf = as_saved(x_cf)
         seen = reencode(model, reconstructor, x_cf)
         heads = [seen["logits"]] + list(seen["space_logits"].values())
-        sources = tiles.labels[index][:half]
+        sources = tiles.labels[index][:half].to(device)
 
         def judged(logits):
             """(neutral, named) losses of one judge's logits."""
@@ -586,7 +634,7 @@ def settle_trace_scale(model, tiles, index, f_target, max_rms: float, quantile: 
         if size > 0:
             weight.div_(size)
             trace.conv_scale.mul_(size)
-        x, x_hat, z, z_hat = tiles.batch(index)
+        x, x_hat, z, z_hat = tiles.batch(index, model_device(model))
         out = model.encode(x, x_hat, z, z_hat)
         _, delta = counterfactual(model, x, x_hat, out["mu"], out["content"], f_target.expand_as(out["mu"]),
                                   max_rms=math.inf)
@@ -719,16 +767,19 @@ def fit_cnn_judge(config: TrainConfig, tiles, labels, family: str, draw: int, re
     return network.fit_on(residuals, tiles.labels[keep].numpy(), config.cnn_judge_steps, seed=seed).requires_grad_(False)
 
 
-def load_or_fit_judges(config: TrainConfig, labels, tiles=None, residual_scale: float = 1.0) -> list[Surrogate]:
+def load_or_fit_judges(config: TrainConfig, labels, tiles=None, residual_scale: float = 1.0,
+                       device="cpu") -> list[Surrogate]:
     """The counterfactual phase's surrogates, each fitted once per run on its own draw (kept for
     resuming): `config.judges` of the dct-linear family (random-phase tiles of the clean train
-    photos) and `config.cnn_judges` of each CNN family (a subsample of `tiles`). Fooling several
-    fits of one family, not one fit's quirks, is what carries over to a baseline fitted elsewhere."""
+    photos) and `config.cnn_judges` of each CNN family (a subsample of `tiles`), fitted on the CPU,
+    then moved to `device`. Fooling several fits of one family, not one fit's quirks, is what
+    carries over to a baseline fitted elsewhere."""
     import torch
 
     from export.baselines import DctLinearJudge
 
     judges = []
+    Path(config.output).mkdir(parents=True, exist_ok=True)
     for draw, path in enumerate(judge_paths(Path(config.output), config.judges)):
         if path.is_file():
             judges.append(Surrogate("dct-linear", DctLinearJudge.load(path, config.tile, len(labels))))
@@ -744,7 +795,7 @@ def load_or_fit_judges(config: TrainConfig, labels, tiles=None, residual_scale: 
                     raise ValueError(f"{path}: not fitted yet, and fitting a CNN surrogate needs the training tiles")
                 torch.save(fit_cnn_judge(config, tiles, labels, family, draw, residual_scale).state_dict(), path)
             judges.append(load_cnn_judge(path, family, len(labels)))
-    return judges
+    return [replace(judge, module=judge.module.to(device)) for judge in judges]
 
 
 def run(config: TrainConfig) -> Path:
@@ -763,16 +814,17 @@ def run(config: TrainConfig) -> Path:
         if not Path(source_path).is_file():
             flag = "--init-from" if config.init_from else "--finetune-from"
             raise InputError(f"{source_path}: no such checkpoint ({flag})")
-        source = torch.load(source_path, weights_only=False)
+        source = torch.load(source_path, weights_only=False, map_location="cpu")
         if config.init_from:
             config = continued_config(config, source["train_config"])
 
     if config.threads:
         torch.set_num_threads(config.threads)
+    device = torch_device(config.device)
     torch.manual_seed(config.seed)
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
-    reconstructor = load_reconstructor(config.reconstructor or None)
+    reconstructor = load_reconstructor(config.reconstructor or None).to(device)
     labels, held_out = known_labels(Path(config.dataset))
     if source is not None and source["labels"] != labels:
         raise InputError(f"{source_path} knows {source['labels']}, the dataset {labels}")
@@ -782,24 +834,26 @@ def run(config: TrainConfig) -> Path:
     logger.info("%d train tiles (%d contents) in %.0f s", len(tiles), int(tiles.content.max()) + 1,
                 time.time() - started)
     if config.init_from:
-        model = model_from_source(config, source)
+        model = model_from_source(config, source).to(device)
         config = replace(config, spectral_trace=model.config.spectral_trace)
         calibration = {key: source[key] for key in CALIBRATION}
         logger.info("phase 1 skipped: continuing %s with its prototypes, decision heads and open-set threshold",
                     config.init_from)
     else:
-        model = phase1_start(config, source, len(labels), reconstructor)
-        adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(), nn.Linear(64, len(labels)))
+        model = phase1_start(config, source, len(labels), reconstructor).to(device)
+        adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(),
+                                  nn.Linear(64, len(labels))).to(device)
         model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt", reconstructor, real_index)
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     if config.decoupled and config.cf_steps > 0:
-        judges = (load_or_fit_judges(config, labels, tiles, model.config.residual_scale)
+        judges = (load_or_fit_judges(config, labels, tiles, model.config.residual_scale, device)
                   if config.w_judge > 0 else [])
-        model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"], calibration["neutral"],
-                             real_index, output / "phase2.pt", judges)
+        model = train_phase2(config, model, reconstructor, tiles, calibration["prototypes"].to(device),
+                             calibration["neutral"].to(device), real_index, output / "phase2.pt", judges)
     final = output / "model.pt"
+    calibration = {key: value.cpu() if torch.is_tensor(value) else value for key, value in calibration.items()}
     save_checkpoint(final, train_config=asdict(config), model_config=model.config.to_dict(),
-                    labels=labels, held_out=held_out, model=model.state_dict(), **calibration,
+                    labels=labels, held_out=held_out, model=model.cpu().state_dict(), **calibration,
                     reconstructor=reconstructor.source, seconds=time.time() - started,
                     continued_from=continued_from(source_path, source))
     logger.info("saved %s", final)
@@ -868,7 +922,7 @@ def load_model(path: Path):
     """Rebuild a trained model from its checkpoint: (model in eval mode, checkpoint dict)."""
     import torch
 
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=False, map_location="cpu")
     return model_from_state(state), state
 
 
@@ -907,14 +961,9 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from runtime.errors import InputError
+    from runtime.errors import exit_code
 
-    try:
-        print(run(config))
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: print(run(config)))
 
 
 if __name__ == "__main__":
