@@ -4,6 +4,7 @@ photos are for the final figures only), with the evaluation's own anonymization 
     python bench/anonymize_val.py runs/causal/model.pt runs/other/model.pt [--dataset data/zoo]
                                   [--split val] [--output bench/results/anonymize_val.json]
                                   [--cnn [--ablation export/assets/residual-cnn.pt] [--pixel-cnn-steps 1500]]
+                                  [--psnr-floors 35.2 34 33]
 
 Per checkpoint: its counterfactual settings (objective, PSNR floor, steps) and the metrics of
 `export.evaluate.anonymization` on the split's generated tiles (tile-aligned grid, neutral and
@@ -12,6 +13,8 @@ clean train photos as in the evaluation, and, for a run whose counterfactual pha
 dct-linear surrogate (its judge.pt beside model.pt), by that surrogate too (`dct-linear-surrogate`:
 whether a change that fools the surrogate also fools the baseline). With `--cnn`, also by the two
 CNN judges of the evaluation: pixel-cnn fitted as there, and the residual-only ablation checkpoint.
+`--psnr-floors` measures each checkpoint at each of these floors instead of its own (the runtime's
+floor is a setting: this is where its default is chosen).
 """
 from __future__ import annotations
 
@@ -75,7 +78,11 @@ def main(argv=None) -> int:
     parser.add_argument("--ablation", type=Path, default=ROOT / "export" / "assets" / "residual-cnn.pt",
                         help="the residual-cnn checkpoint (with --cnn)")
     parser.add_argument("--pixel-cnn-steps", type=int, default=1500, help="pixel-cnn fit steps (the evaluation's: 1500)")
+    parser.add_argument("--psnr-floors", type=float, nargs="+", metavar="DB",
+                        help="measure at these PSNR floors (dB) instead of each checkpoint's own")
     args = parser.parse_args(argv)
+    if any(floor <= 0 for floor in args.psnr_floors or ()):
+        parser.error(f"--psnr-floors must be positive, got {args.psnr_floors}")
     if refuse_missing([args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else [])]):
         return 2
 
@@ -92,10 +99,12 @@ def main(argv=None) -> int:
         tiles = generated_tiles(config, reconstructor, args.split, labels)
         judges = {**judge, **surrogate_judges(path, len(labels), config.tile,
                                                     model.config.residual_scale)}
-        metrics, _ = anonymization(model, state, reconstructor, tiles, judges, DctLinear.name)
-        settings = {key: state["train_config"].get(key, "uniform" if key == "cf_objective" else None)
-                    for key in COUNTERFACTUAL_SETTINGS}
-        rows.append({"checkpoint": str(path), **settings, **metrics})
+        for floor in args.psnr_floors or [state["train_config"]["cf_psnr_floor"]]:
+            at_floor = {**state, "train_config": {**state["train_config"], "cf_psnr_floor": floor}}
+            metrics, _ = anonymization(model, at_floor, reconstructor, tiles, judges, DctLinear.name)
+            settings = {key: at_floor["train_config"].get(key, "uniform" if key == "cf_objective" else None)
+                        for key in COUNTERFACTUAL_SETTINGS}
+            rows.append({"checkpoint": str(path), **settings, **metrics})
     write_comparison("anonymize_val.py", args, argv, rows, started)
     return 0
 

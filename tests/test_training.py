@@ -276,6 +276,14 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
     assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--cnn",
                        "--ablation", str(tmp_path / "no-ablation.pt")]) == 2
     assert "no-ablation.pt" in capsys.readouterr().err
+    # --psnr-floors: one row per floor; a higher floor than G's changes (the tiny G's are about
+    # 46 dB) scales them down
+    assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--output", str(output),
+                       "--psnr-floors", "35.2", "52"]) == 0
+    at_own, higher = json.loads(output.read_text())["checkpoints"]
+    assert at_own == first and higher["cf_psnr_floor"] == 52 and higher["psnr_mean"] > at_own["psnr_mean"] + 1
+    with pytest.raises(SystemExit):
+        bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--psnr-floors", "0"])
 
 
 def test_attribution_val_bench_measures_what_training_calibrated_and_names_differing_settings(
