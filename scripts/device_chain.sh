@@ -2,7 +2,10 @@
 # The counterfactual chain (python -m export.chain) on a rented GPU machine that has torch but
 # neither the dataset nor diffusers, reached through a small upload. Carried beside the repo:
 #   .whl/  diffusers without its pipelines (diffusers-lite.zip) and the importlib_metadata wheel,
-#          imported straight from the archives (pure Python);
+#          imported straight from the archives (pure Python). Made here with
+#          pip download --no-deps diffusers==0.42.1 importlib_metadata -d .whl, then the diffusers
+#          wheel unzipped, diffusers/{pipelines,modular_pipelines,commands} removed (6.4 MB -> 2.1 MB)
+#          and the rest zipped again as .whl/diffusers-lite.zip;
 #   .pack/ a tile pack (python -m export.tilepack pack --generated-only) and the dct-linear
 #          surrogates fitted beforehand (judge*.pt, as `export.train` saves them).
 # Usage: scripts/device_chain.sh INIT_CHECKPOINT DATASET_NAME [OUT]
