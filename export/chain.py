@@ -70,20 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps (quick trials)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from runtime.errors import InputError, exit_code
+    from runtime.errors import exit_code
 
     if args.steps_scale <= 0:
         parser.error(f"--steps-scale must be positive, got {args.steps_scale}")
     stages = tuple(replace(s, cf_steps=max(1, round(s.cf_steps * args.steps_scale))) for s in CHAIN)
     config = TrainConfig(dataset=args.dataset, output=str(args.output), init_from=str(args.init_from),
                          device=args.device, threads=args.threads)
-
-    def chain():
-        if not args.init_from.is_file():
-            raise InputError(f"{args.init_from}: no such checkpoint (--init-from)")
-        print(run_chain(config, stages))
-
-    return exit_code(chain)
+    return exit_code(lambda: print(run_chain(config, stages)))
 
 
 if __name__ == "__main__":

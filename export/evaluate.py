@@ -478,15 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-steps", type=int, default=1500)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from runtime.errors import InputError
+    from runtime.errors import exit_code
 
-    try:
-        result = run(args.dataset, args.model, args.ablation, args.output, args.docs, args.baseline_steps)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(markdown(result))
-    return 0
+    return exit_code(lambda: print(markdown(
+        run(args.dataset, args.model, args.ablation, args.output, args.docs, args.baseline_steps))))
 
 
 if __name__ == "__main__":

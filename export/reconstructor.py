@@ -181,24 +181,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from runtime.errors import InputError
+    from runtime.errors import exit_code
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
+
+    def command():
         if args.command == "train":
             print(train_embedded(ReconstructorTraining(steps=args.steps), args.output))
-            return 0
-        result = evaluate(load_reconstructor(args.from_hub, args.revision, args.subfolder))
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
-    print(text)
-    return 0
+            return
+        text = json.dumps(evaluate(load_reconstructor(args.from_hub, args.revision, args.subfolder)), indent=2)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text + "\n")
+        print(text)
+
+    return exit_code(command)
 
 
 if __name__ == "__main__":

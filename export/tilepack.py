@@ -51,13 +51,12 @@ def from_mosaic(mosaic: np.ndarray, count: int, size: int) -> np.ndarray:
     return np.ascontiguousarray(tiles[:count])
 
 
-def write_pack(output: Path, tiles: np.ndarray, index: dict, build: dict) -> int:
-    """Write a pack folder; returns the PNG's size in bytes."""
+def write_pack(output: Path, tiles: np.ndarray, index: dict) -> int:
+    """Write a pack's tiles and index; returns the PNG's size in bytes."""
     from runtime.intake import save_png
 
     save_png(to_mosaic(tiles), output / "tiles.png")
     (output / "tiles.json").write_text(json.dumps(index))
-    (output / "build.json").write_text(json.dumps(build, indent=2))
     return (output / "tiles.png").stat().st_size
 
 
@@ -70,14 +69,15 @@ def pack(dataset: Path, output: Path, count: int, generated_only: bool, max_byte
     config = config or TrainConfig(dataset=str(dataset))
     labels, _ = known_labels(dataset)
     xs, ys, contents, photos = train_tile_arrays(config, labels)
-    build = json.loads((dataset / "build.json").read_text())
+    output.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dataset / "build.json", output / "build.json")
     while True:
         chosen = choose(ys, labels.index("real"), count, generated_only, config.seed)
         index = {"names": labels, "tile": config.tile, "labels": ys[chosen].tolist(),
                  "content": contents[chosen].tolist(), "photos": [photos[i] for i in chosen],
                  "cut_from": len(ys), "generated_only": generated_only,
                  "settings": {k: getattr(config, k) for k in ("seed", "tiles_per_megapixel", "augment_draws")}}
-        size = write_pack(output, xs[chosen], index, build)
+        size = write_pack(output, xs[chosen], index)
         logger.info("%d of %d tiles: %.1f MB", len(chosen), len(ys), size / 1e6)
         if max_bytes is None or size <= max_bytes or len(chosen) <= 1:
             return index

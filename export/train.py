@@ -393,7 +393,7 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
         labels, contents = tiles.labels[index], tiles.content[index]
         unknown_batch = None
         if config.w_outlier > 0:  # drawn on the CPU with the run's generator, then moved
-            unknown = synthetic_unknowns(config.outliers, tiles.batch(index)[0], labels, contents, real_index,
+            unknown = synthetic_unknowns(config.outliers, batch[0].cpu(), labels, contents, real_index,
                                          generator).to(device)
             unknown_batch = (unknown, *(part.float() for part in reconstruct_tensor(reconstructor, unknown)))
         loss, parts = phase1_loss(config, model, adversary, batch, labels.to(device), contents.to(device),

@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from runtime.errors import InputError
+from runtime.errors import exit_code
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 held = "  (held out)" if row["held_out"] else ""
                 print(f"{row['name']:18} {row['family']:18} {row['display_name']}{held}")
         return 0
-    try:
-        return _run(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:
