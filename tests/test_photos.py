@@ -145,3 +145,39 @@ def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train
     with pytest.raises(SystemExit):
         extra_photos.main(["--output", str(output), "--splits", str(split_file), "--crop", "100"])
     assert "--crop must be at least 128" in capsys.readouterr().err
+
+
+def test_extra_photos_validation_moves_whole_distributions_to_val_at_their_own_crop(tmp_path, monkeypatch, capsys):
+    from test_training import load_bench
+
+    extra_photos = load_bench("extra_photos")
+    chosen = [e.photo_name for e in extra_photos.EXTRAS if e.distribution in extra_photos.VALIDATION_DISTRIBUTIONS]
+    assert 20 <= len(chosen) <= 30, "enough validation images to set a threshold on, most photos still train"
+    assert set(extra_photos.VALIDATION_DISTRIBUTIONS) <= {e.distribution for e in extra_photos.EXTRAS}
+
+    rng = np.random.default_rng(1)
+    encoded = {}
+    for kind, shape in (("JPEG", (400, 600, 3)), ("PNG", (150, 500, 3))):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(buffer, kind)
+        encoded[kind] = buffer.getvalue()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _wheel_and_sdist(cache, encoded["JPEG"], encoded["PNG"])
+    monkeypatch.setattr(extra_photos, "EXTRAS", (
+        extra_photos.Extra("some-pkg==1.0", "some_pkg/data/street.jpg"),
+        extra_photos.Extra("other_pkg==2.0", "tests/images/harbour.png", sdist=True)))
+    monkeypatch.setattr(extra_photos, "VALIDATION_DISTRIBUTIONS", ("some-pkg",))
+    output, split_file = tmp_path / "photos", tmp_path / "splits.json"
+    extra_photos.main(["--output", str(output), "--splits", str(split_file), "--cache", str(cache),
+                       "--crop", "128", "--val-crop", "384", "--validation"])
+
+    assert read_image(output / "some-pkg-street.png").shape == (384, 384, 3)
+    assert read_image(output / "other-pkg-harbour.png").shape == (128, 128, 3)
+    committed, written = load_splits(), load_splits(split_file)
+    assert written["val"] == sorted(committed["val"] + ["some-pkg-street"])
+    assert written["train"] == sorted(committed["train"] + ["other-pkg-harbour"])
+    assert written["test"] == committed["test"]
+    with pytest.raises(SystemExit):
+        extra_photos.main(["--output", str(output), "--splits", str(split_file), "--val-crop", "64"])
+    assert "--val-crop must be at least 128" in capsys.readouterr().err
