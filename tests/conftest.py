@@ -23,6 +23,20 @@ def run_module(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
+def load_bench(name: str):
+    """A bench/ script as a module (report.py beside it importable, as when run as a script)."""
+    import importlib.util
+    import sys
+
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def odd_images(tmp_path: Path) -> Path:
     """A folder with a 97x131 RGB PNG, a grayscale JPEG and an RGBA PNG of odd sizes."""

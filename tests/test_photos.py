@@ -11,6 +11,8 @@ from export.photos import (SPLITS_FILE, folder_photos, load_prepared, load_split
 from runtime.errors import InputError
 from runtime.intake import decode_image, read_image
 
+from conftest import load_bench
+
 
 def test_package_pool_has_real_photos_that_load_without_network():
     photos = package_photos()
@@ -103,8 +105,6 @@ def _wheel_and_sdist(folder, jpeg_bytes: bytes, png_bytes: bytes) -> None:
 
 
 def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch, capsys):
-    from test_training import load_bench
-
     extra_photos = load_bench("extra_photos")
     names = [extra.photo_name for extra in extra_photos.EXTRAS]
     assert len(names) == len(set(names)) and len(names) > 100
@@ -148,8 +148,6 @@ def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train
 
 
 def test_extra_photos_validation_moves_whole_distributions_to_val_at_their_own_crop(tmp_path, monkeypatch, capsys):
-    from test_training import load_bench
-
     extra_photos = load_bench("extra_photos")
     chosen = [e.photo_name for e in extra_photos.EXTRAS if e.distribution in extra_photos.VALIDATION_DISTRIBUTIONS]
     assert 20 <= len(chosen) <= 30, "enough validation images to set a threshold on, most photos still train"

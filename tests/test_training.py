@@ -16,23 +16,9 @@ from export.reconstructor import load_reconstructor
 from export.train import (build_train_tiles, known_labels, load_model,
                           model_config_for, run, train_phase1)
 
-from conftest import tiny_config
+from conftest import load_bench, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_bench(name: str):
-    """A bench/ script as a module (report.py beside it importable, as when run as a script)."""
-    import importlib.util
-    import sys
-
-    if str(ROOT / "bench") not in sys.path:
-        sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_tiny_config_trains_in_seconds_its_loss_falls_and_it_resumes(tiny_dataset, tmp_path):
