@@ -27,10 +27,15 @@ DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) 
 UNKNOWN_IF_FRACTION_ABOVE = 0.5
 
 
+def image_keys(photos: list[str], labels: np.ndarray) -> list[tuple[str, int]]:
+    """The images (photo, source) of a tile set, in first-seen order: the order of image_means."""
+    return list(dict.fromkeys(zip(photos, labels.tolist())))
+
+
 def image_means(scores: np.ndarray, photos: list[str], labels: np.ndarray) -> np.ndarray:
     """One score per image (photo, source): the mean of its tiles' scores, in first-seen order."""
     keys = list(zip(photos, labels.tolist()))
-    return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in dict.fromkeys(keys)])
+    return np.array([scores[[i for i, k in enumerate(keys) if k == key]].mean() for key in image_keys(photos, labels)])
 
 
 def saved_reconstructions(reconstructor, tiles, save=None):

@@ -342,6 +342,38 @@ def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tin
     assert "nope.pt" in capsys.readouterr().err
 
 
+def test_open_set_calibration_bench_sets_thresholds_on_drawn_validation_photos(tiny_checkpoint, tiny_dataset,
+                                                                              tmp_path, capsys):
+    from export.open_set import calibrate_relative
+    from export.train import load_model_on
+
+    bench = load_bench("open_set_calibration")
+    output = tmp_path / "open_set_calibration.json"
+    argv = ["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--output", str(output),
+            "--sizes", "1", "2", "--draws", "40"]
+    assert bench.main(argv) == 0
+    result = json.loads(output.read_text())
+    model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
+    every = result["every_validation_photo"]
+    assert result["validation_photos"] == 2 and result["quantile"] == config.open_set_quantile
+    # every photo: the threshold the export calibrates, and the bundle's rule
+    assert every["threshold"] == pytest.approx(calibrate_relative(model, reconstructor, config, state["labels"])["threshold"])
+    both = result["by_size"]["2"]
+    assert both["threshold"]["p05"] == both["threshold"]["p95"] == pytest.approx(every["threshold"])
+    one = result["by_size"]["1"]
+    assert one["threshold"]["p05"] < one["threshold"]["p95"], "one photo of two: two thresholds drawn"
+    assert one["threshold"]["p05"] <= one["threshold"]["mean"] <= one["threshold"]["p95"]
+    shares = [every["known"], every["unknown"]] + [draw[kind][stat] for draw in (one, both)
+                                                   for kind in ("known", "unknown") for stat in ("mean", "p05", "p95")]
+    assert all(0 <= share <= 1 for share in shares)
+    val_photos = json.loads((tiny_dataset / "build.json").read_text())["splits"]["val"]
+    assert set(result["committed_validation_photos"]["photos"]) <= set(val_photos)
+    assert bench.main([*argv[:6], "--sizes", "3"]) == 2
+    assert "--sizes 3 is more than the 2 validation photos" in capsys.readouterr().err
+    assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+
+
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
     from export.baselines import DctLinear, DctLinearJudge
     from export.train import judge_train_tiles
