@@ -105,3 +105,15 @@ def test_committed_phase1_candidate_is_the_one_its_validation_figures_were_measu
     with torch.no_grad():
         logits = torch.cat([model.encode(*tiles.batch(slice(i, i + 128)))["logits"] for i in range(0, len(tiles), 128)])
     assert (logits.argmax(1) == tiles.labels).float().mean() >= 0.4
+
+
+def test_committed_phase1_candidate_on_the_larger_validation_split_attributes_the_samples(committed):
+    """export/assets/candidates/xv-phase1.pt (phase 1 on zoo-xv: 127 train photos, 24 validation
+    photos, not shipped) keeps the shipped labels and spaces and attributes the test samples."""
+    shipped_model, shipped, tiles = committed
+    model, state = load_model(ROOT / "export" / "assets" / "candidates" / "xv-phase1.pt")
+    assert state["labels"] == shipped["labels"] and state["train_config"]["cf_steps"] == 0
+    assert state["train_config"]["dataset"] == "data/zoo-xv" and model.config.spaces == shipped_model.config.spaces
+    with torch.no_grad():
+        logits = torch.cat([model.encode(*tiles.batch(slice(i, i + 128)))["logits"] for i in range(0, len(tiles), 128)])
+    assert (logits.argmax(1) == tiles.labels).float().mean() >= 0.4
