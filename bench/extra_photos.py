@@ -59,7 +59,7 @@ class Extra:
     @property
     def photo_name(self) -> str:
         stem = Path(self.member).stem
-        return self.name or re.sub(r"[^a-z0-9]+", "-", f"{self.spec.split('==')[0]}-{stem}".lower())
+        return self.name or re.sub(r"[^a-z0-9]+", "-", f"{self.distribution}-{stem}".lower())
 
 
 # Validation photos with --validation: varied contents (scenes, portraits, a street, animals) as
