@@ -104,15 +104,12 @@ def _wheel_and_sdist(folder, jpeg_bytes: bytes, png_bytes: bytes) -> None:
         sdist.addfile(info, io.BytesIO(png_bytes))
 
 
-def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch, capsys):
-    extra_photos = load_bench("extra_photos")
-    names = [extra.photo_name for extra in extra_photos.EXTRAS]
-    assert len(names) == len(set(names)) and len(names) > 100
-    assert not set(names) & {p.name for p in package_photos()}
-
+def _cached_extras(extra_photos, tmp_path, monkeypatch, street_shape):
+    """A cache holding a wheel (a random JPEG street of `street_shape`) and an sdist (a random
+    150x500 PNG harbour), and EXTRAS naming just those two. Returns (cache, encoded bytes by kind)."""
     rng = np.random.default_rng(0)
     encoded = {}
-    for kind, shape in (("JPEG", (400, 300, 3)), ("PNG", (150, 500, 3))):
+    for kind, shape in (("JPEG", street_shape), ("PNG", (150, 500, 3))):
         buffer = io.BytesIO()
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(buffer, kind)
         encoded[kind] = buffer.getvalue()
@@ -122,6 +119,16 @@ def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train
     monkeypatch.setattr(extra_photos, "EXTRAS", (
         extra_photos.Extra("some-pkg==1.0", "some_pkg/data/street.jpg"),
         extra_photos.Extra("other_pkg==2.0", "tests/images/harbour.png", sdist=True)))
+    return cache, encoded
+
+
+def test_extra_photos_are_read_from_downloaded_archives_cropped_and_put_in_train(tmp_path, monkeypatch, capsys):
+    extra_photos = load_bench("extra_photos")
+    names = [extra.photo_name for extra in extra_photos.EXTRAS]
+    assert len(names) == len(set(names)) and len(names) > 100
+    assert not set(names) & {p.name for p in package_photos()}
+
+    cache, encoded = _cached_extras(extra_photos, tmp_path, monkeypatch, street_shape=(400, 300, 3))
 
     def no_download(*args, **kwargs):
         raise AssertionError("the archives are in the cache: nothing to download")
@@ -153,18 +160,7 @@ def test_extra_photos_validation_moves_whole_distributions_to_val_at_their_own_c
     assert 20 <= len(chosen) <= 30, "enough validation images to set a threshold on, most photos still train"
     assert set(extra_photos.VALIDATION_DISTRIBUTIONS) <= {e.distribution for e in extra_photos.EXTRAS}
 
-    rng = np.random.default_rng(1)
-    encoded = {}
-    for kind, shape in (("JPEG", (400, 600, 3)), ("PNG", (150, 500, 3))):
-        buffer = io.BytesIO()
-        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(buffer, kind)
-        encoded[kind] = buffer.getvalue()
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    _wheel_and_sdist(cache, encoded["JPEG"], encoded["PNG"])
-    monkeypatch.setattr(extra_photos, "EXTRAS", (
-        extra_photos.Extra("some-pkg==1.0", "some_pkg/data/street.jpg"),
-        extra_photos.Extra("other_pkg==2.0", "tests/images/harbour.png", sdist=True)))
+    cache, _ = _cached_extras(extra_photos, tmp_path, monkeypatch, street_shape=(400, 600, 3))
     monkeypatch.setattr(extra_photos, "VALIDATION_DISTRIBUTIONS", ("some-pkg",))
     output, split_file = tmp_path / "photos", tmp_path / "splits.json"
     extra_photos.main(["--output", str(output), "--splits", str(split_file), "--cache", str(cache),
