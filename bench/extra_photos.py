@@ -34,8 +34,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from export.photos import load_splits, package_photos
-from runtime.intake import save_png
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from export.photos import load_splits, package_photos  # noqa: E402  (the project root, above)
+from runtime.intake import save_png  # noqa: E402
 
 
 # The zoo halves every photo (export.photos.DEFAULT_SCALE) and cuts 64-pixel tiles.
