@@ -59,6 +59,7 @@ def main(argv=None) -> int:
 
     from export.baselines import DctLinear
     from export.evaluate import baseline_train_tiles, generated_tiles
+    from export.tiles import to_pixels
     from export.train import PUBLISHED, fit_judge, load_model_on, neutral_loss, reencode
     from runtime.engine import max_change_rms
 
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             ours = reencode(model, reconstructor, image)["decision"].argmax(1)
             by_surrogate = surrogate(image).argmax(1)
-        by_baseline = torch.from_numpy(baseline.predict_proba(image.add(1).mul(127.5).round().byte()).argmax(1))
+        by_baseline = torch.from_numpy(baseline.predict_proba(to_pixels(image)).argmax(1))
         mse = (image - x).pow(2).mean(dim=(1, 2, 3))
         psnr = 10 * torch.log10(4.0 / mse) if bool((mse > 0).all()) else None  # None: some tile unchanged
         return {"psnr_mean": None if psnr is None else float(psnr.mean()),

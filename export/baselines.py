@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from export.tiles import to_unit
+
 logger = logging.getLogger(__name__)
 
 
@@ -96,7 +98,7 @@ class PixelCNN(nn.Module):
 
     def fit(self, x_uint8: torch.Tensor, labels: np.ndarray, steps: int = 1500, batch: int = 64,
             seed: int = 0) -> "PixelCNN":
-        return self.fit_on(lambda index: x_uint8[index].float() / 127.5 - 1, labels, steps, batch, seed)
+        return self.fit_on(lambda index: to_unit(x_uint8[index]), labels, steps, batch, seed)
 
     def fit_on(self, inputs, labels: np.ndarray, steps: int = 1500, batch: int = 64, seed: int = 0) -> "PixelCNN":
         """Fit on float batches: `inputs(index)` gives the network's input for a LongTensor of
@@ -121,7 +123,7 @@ class PixelCNN(nn.Module):
 
     @torch.no_grad()
     def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
-        probs = [torch.softmax(self(x_uint8[i : i + 256].float() / 127.5 - 1), 1) for i in range(0, len(x_uint8), 256)]
+        probs = [torch.softmax(self(to_unit(x_uint8[i : i + 256])), 1) for i in range(0, len(x_uint8), 256)]
         return torch.cat(probs).numpy()
 
 
@@ -162,7 +164,7 @@ class DctLinearJudge(nn.Module):
     @torch.no_grad()
     def predict_proba(self, x_uint8: torch.Tensor) -> np.ndarray:
         """Class probabilities of uint8 tiles, as the baselines give them."""
-        return torch.softmax(self(x_uint8.float() / 127.5 - 1), 1).numpy()
+        return torch.softmax(self(to_unit(x_uint8)), 1).numpy()
 
     @classmethod
     def load(cls, path, tile: int, num_classes: int, eps: float = EPS) -> "DctLinearJudge":
@@ -184,7 +186,7 @@ class DctLinearJudge(nn.Module):
         if len(np.unique(labels)) != num_classes:
             raise ValueError(f"the judge's tiles hold {len(np.unique(labels))} of {num_classes} classes")
         with torch.no_grad():
-            x = judge.features(x_uint8[torch.from_numpy(keep)].float() / 127.5 - 1)
+            x = judge.features(to_unit(x_uint8[torch.from_numpy(keep)]))
             judge.mean.copy_(x.mean(0))
             judge.scale.copy_(x.std(0).clamp_min(1e-6))
             standardized = ((x - judge.mean) / judge.scale).numpy()

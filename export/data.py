@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from export.reconstructor import Reconstructor
+from export.tiles import tile_grid, to_unit
 from runtime.errors import InputError
 from runtime.intake import read_image
 
@@ -39,7 +40,7 @@ class TileSet:
     def batch(self, index, device=None) -> tuple[torch.Tensor, ...]:
         """Float32 (x, x_hat, z, z_hat) for the given indices on `device` (None: where the set is),
         x in [-1, 1]."""
-        x = self.x[index].to(device).float().div(127.5).sub(1.0)
+        x = to_unit(self.x[index].to(device))
         return (x, *(part[index].to(device).float() for part in (self.x_hat, self.z, self.z_hat)))
 
 
@@ -92,7 +93,7 @@ def reconstruct(reconstructor: Reconstructor, x_uint8: np.ndarray, batch: int = 
     outs = {"x_hat": [], "z": [], "z_hat": []}
     steps = range(0, len(x_all), batch)
     for start in tqdm(steps, desc=progress, disable=progress is None, leave=False):
-        x = x_all[start : start + batch].to(reconstructor.device).float().div(127.5).sub(1.0)
+        x = to_unit(x_all[start : start + batch].to(reconstructor.device))
         for key, part in zip(("x_hat", "z", "z_hat"), reconstruct_tensor(reconstructor, x)):
             outs[key].append(part.cpu())
     return x_all, torch.cat(outs["x_hat"]), torch.cat(outs["z"]), torch.cat(outs["z_hat"])
@@ -112,8 +113,6 @@ def make_tileset(reconstructor: Reconstructor, xs, ys, contents, photos, names, 
 
 
 def grid_positions(tile: int, stride: int):
-    from export.tiles import tile_grid
-
     return lambda _photo, height, width: tile_grid(height, width, tile, stride)
 
 

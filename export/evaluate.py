@@ -147,6 +147,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
 
     from export.data import make_tileset
     from export.open_set import called_unknown, relative_scores
+    from export.tiles import to_pixels
     from export.train import counterfactual
     from runtime.engine import max_change_rms
 
@@ -168,7 +169,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
             for kind, target in (("neutral", neutral.expand(len(out["mu"]), -1)),
                                  ("named", protos[torch.as_tensor(named[start : start + 128])])):
                 x_cf, _ = counterfactual(model, batch[0], batch[1], out["mu"], out["content"], target, max_rms)
-                outputs[kind].append(x_cf.add(1).mul(127.5).round().byte())
+                outputs[kind].append(to_pixels(x_cf))
     original = tiles.x.permute(0, 2, 3, 1).numpy()
     results = {}
     for kind in outputs:

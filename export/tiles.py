@@ -7,9 +7,19 @@ import numpy as np
 import torch
 
 
+def to_unit(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels (any layout) -> float32 in [-1, 1], the normalization export.to_onnx ships."""
+    return pixels.float().div(127.5).sub(1.0)
+
+
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Values in [-1, 1] (any layout) -> uint8 pixels as a saved image holds them: clamped, rounded."""
+    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte()
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [-1, 1]."""
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    return to_unit(torch.from_numpy(image).permute(2, 0, 1)[None])
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
@@ -19,7 +29,7 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
 
 def to_images(tensor: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, rounded."""
-    return tensor.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return to_pixels(tensor).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def random_crops(images: list[np.ndarray], size: int, count: int, rng: np.random.Generator) -> torch.Tensor:
@@ -37,7 +47,7 @@ def random_crops(images: list[np.ndarray], size: int, count: int, rng: np.random
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         crops.append(crop)
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return to_unit(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
 
 
 def tile_grid(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
@@ -64,7 +74,7 @@ def regenerate_tiled(
     rows, cols = -(-height // tile), -(-width // tile)
     pad_bottom, pad_right = rows * tile - height + margin, cols * tile - width + margin
     padded = np.pad(image, ((margin, pad_bottom), (margin, pad_right), (0, 0)), mode="symmetric")
-    source = torch.from_numpy(padded).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    source = to_tensor(padded)
     out = torch.empty(1, 3, rows * tile, cols * tile)
     span = tile + 2 * margin
     for index, (row, col) in enumerate((r, c) for r in range(rows) for c in range(cols)):

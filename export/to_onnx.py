@@ -182,10 +182,11 @@ def check_parity(graph: Graph, path: Path, inputs: tuple[torch.Tensor, ...], tol
 def dataset_tiles(dataset: Path, split: str, labels: list[str], tile: int, stride: int) -> torch.Tensor:
     """Grid tiles of every class of a dataset split, float in [-1, 1]."""
     from export.data import cut_tiles, grid_positions, load_split_images
+    from export.tiles import to_unit
 
     images = load_split_images(dataset, split, labels)
     xs, _ys, _contents, _photos = cut_tiles(images, labels, tile, grid_positions(tile, stride))
-    return torch.from_numpy(xs).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return to_unit(torch.from_numpy(xs).permute(0, 3, 1, 2))
 
 
 def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> torch.Tensor:

@@ -523,7 +523,9 @@ def as_saved(x):
 
 def as_8bit(x):
     """Tiles in [-1, 1] as an 8-bit image holds them: clamped, rounded to the 255 levels."""
-    return x.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
+    from export.tiles import to_pixels, to_unit
+
+    return to_unit(to_pixels(x))
 
 
 def reencode(model, reconstructor, x):

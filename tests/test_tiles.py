@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.tiles import random_crops, regenerate_tiled, tile_grid, to_image, to_tensor
+from export.tiles import random_crops, regenerate_tiled, tile_grid, to_image, to_pixels, to_tensor, to_unit
 
 
 def _box_blur(batch: torch.Tensor, _index: int) -> torch.Tensor:
@@ -34,3 +34,11 @@ def test_tile_grid_and_crops():
     assert crops.shape == (10, 3, 32, 32) and crops.min() >= -1 and crops.max() <= 1
     with pytest.raises(ValueError, match="at least"):
         random_crops(images, 48, 2, np.random.default_rng(0))
+
+
+def test_pixels_round_trip_and_out_of_range_values_clamp_instead_of_wrapping():
+    pixels = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16)
+    unit = to_unit(pixels)
+    assert unit.dtype == torch.float32 and unit.min() == -1 and unit.max() == 1
+    assert torch.equal(to_pixels(unit), pixels)
+    assert to_pixels(torch.tensor([-1.5, -1.0, 0.0, 1.0, 1.7])).tolist() == [0, 0, 128, 255, 255]
