@@ -319,8 +319,8 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     probs = unknown_outputs["decision"].exp().numpy()
     image_truth, image_named = image_predictions(probs, unknown.photos, unknown.labels.numpy())
     rule = rule or calibrate_relative(model, reconstructor, config, state["labels"])
-    relative = {"known": relative_scores(model, reconstructor, known),
-                "unknown": relative_scores(model, reconstructor, unknown)}
+    relative = {"known": relative_scores(model, reconstructor, known, logits=known_logits),
+                "unknown": relative_scores(model, reconstructor, unknown, logits=unknown_logits)}
     scores["relative"] = {f"{level}_auroc": auroc(relative["known"][f"{level}_relative"],
                                                   relative["unknown"][f"{level}_relative"])
                           for level in ("tile", "image")}

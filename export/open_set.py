@@ -50,19 +50,20 @@ def saved_reconstructions(reconstructor, tiles, save=None):
     return make_tileset(reconstructor, saved, tiles.labels.numpy(), tiles.content.numpy(), tiles.photos, tiles.names)
 
 
-def tile_energies(model, reconstructor, tiles, save=None) -> tuple[np.ndarray, np.ndarray]:
-    """(energy of each tile, energy of its 8-bit reconstruction attributed as an image)."""
+def tile_energies(model, reconstructor, tiles, save=None, logits=None) -> tuple[np.ndarray, np.ndarray]:
+    """(energy of each tile, energy of its 8-bit reconstruction attributed as an image); `logits`:
+    the tiles' f-head logits when the caller has them already."""
     from export.train import fingerprints, open_set_score
 
+    logits = fingerprints(model, tiles)["logits"] if logits is None else logits
     reference = saved_reconstructions(reconstructor, tiles, save)
-    return (open_set_score(fingerprints(model, tiles)["logits"]).numpy(),
-            open_set_score(fingerprints(model, reference)["logits"]).numpy())
+    return open_set_score(logits).numpy(), open_set_score(fingerprints(model, reference)["logits"]).numpy()
 
 
-def relative_scores(model, reconstructor, tiles, save=None) -> dict[str, np.ndarray]:
+def relative_scores(model, reconstructor, tiles, save=None, logits=None) -> dict[str, np.ndarray]:
     """Per tile and per image (photo, source): the energy and the relative score (the reference
-    re-saved by `save`, see saved_reconstructions)."""
-    own, reference = tile_energies(model, reconstructor, tiles, save)
+    re-saved by `save`, see saved_reconstructions; `logits`: see tile_energies)."""
+    own, reference = tile_energies(model, reconstructor, tiles, save, logits)
     labels = tiles.labels.numpy()
     return {"tile_energy": own, "tile_relative": own - reference,
             "image_energy": image_means(own, tiles.photos, labels),

@@ -338,6 +338,10 @@ def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tin
     own, reference = tile_energies(model, reconstructor, tiles)
     np.testing.assert_allclose(own, open_set_score(fingerprints(model, tiles)["logits"]).numpy(), atol=1e-5)
     assert own.shape == reference.shape and not np.allclose(own, reference)
+    # logits the caller already has stand for the tiles' own pass; the reference is computed the same
+    given = tile_energies(model, reconstructor, tiles, logits=fingerprints(model, tiles)["logits"] + 1)
+    np.testing.assert_allclose(given[0], own - 1, atol=1e-5)
+    np.testing.assert_allclose(given[1], reference, atol=1e-5)
     assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
     assert "nope.pt" in capsys.readouterr().err
 
