@@ -1,7 +1,8 @@
 """The same model in torch eager and in ONNX Runtime, side by side in one run, as ratios.
 
     python bench/latency.py [--bundle weights] [--checkpoint export/assets/causal-fingerprint.pt]
-                            [--size 512] [--repeats 7] [--output bench/results/latency.json]
+                            [--size 512] [--repeats 7] [--reference-tiles K]
+                            [--compare-reference-tiles K ...] [--output bench/results/latency.json]
 
 Both paths share the runtime's tiling and numpy post-processing, so only the model compute
 differs. End to end = attribute + fingerprint of one image (one analysis, as `Engine.fingerprint`
@@ -9,7 +10,9 @@ returns both). An analysis is two passes through the graphs (the image's tiles, 
 reconstructions for the open-set rule): `onnxruntime_one_pass` is the first alone;
 `onnxruntime_jpeg_file` is the same image as JPEG file bytes (decoded, and its reconstructions
 re-saved with the file's tables); `onnxruntime_spinning` is the runtime with its sessions' idle
-worker threads left to spin (ONNX Runtime's default; the runtime turns it off).
+worker threads left to spin (ONNX Runtime's default; the runtime turns it off);
+`onnxruntime_reference_K` (`--compare-reference-tiles`) caps the second pass at K tiles instead of
+the manifest's open_set.reference_tiles (`--reference-tiles` replaces that cap everywhere).
 `graph_seconds_per_call` times each graph on the image's first 64 tiles (a pass calls the
 reconstructor's encoder twice). Throughput =
 tiles/s through reconstructor + fingerprint encoder at batch 64.
@@ -130,6 +133,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-tiles", type=int, default=256)
     parser.add_argument("--reference-tiles", type=int, default=None,
                         help="instead of the manifest's open_set.reference_tiles (what a lower cap would cost)")
+    parser.add_argument("--compare-reference-tiles", type=int, nargs="+", default=[], metavar="K",
+                        help="also time attribute with these caps, side by side with the runtime's")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latency.json")
     args = parser.parse_args(argv)
 
@@ -137,12 +142,16 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
-    if args.reference_tiles is not None and args.reference_tiles < 1:
-        print(f"error: --reference-tiles must be at least 1, got {args.reference_tiles}", file=sys.stderr)
+    caps = ([args.reference_tiles] if args.reference_tiles is not None else []) + args.compare_reference_tiles
+    if any(cap < 1 for cap in caps):
+        print(f"error: reference tile caps must be at least 1, got {caps}", file=sys.stderr)
         return 2
     engine, spinning = (Engine.load(args.bundle, device=args.device, spinning=spin) for spin in (False, True))
     for candidate in (engine, spinning):
         candidate.reference_tiles = args.reference_tiles or candidate.reference_tiles
+    capped = {cap: Engine(engine.bundle, engine.graphs) for cap in args.compare_reference_tiles}
+    for cap, candidate in capped.items():
+        candidate.reference_tiles = cap
     reference = TorchEngine(engine, args.checkpoint, args.device)
     torch_engine = patched(engine, reference)
     sample = np.asarray(Image.open(ROOT / "tests" / "data" / "samples" / "ldm-kl--coffee.png").convert("RGB"))
@@ -165,7 +174,9 @@ def main(argv=None) -> int:
                               "onnxruntime": lambda: engine.attribute(image),
                               "onnxruntime_one_pass": lambda: engine.run_tiles(image_tiles),
                               "onnxruntime_jpeg_file": lambda: engine.attribute(jpeg_file),
-                              "onnxruntime_spinning": lambda: spinning.attribute(image)}, args.repeats)
+                              "onnxruntime_spinning": lambda: spinning.attribute(image),
+                              **{f"onnxruntime_reference_{cap}": lambda candidate=candidate: candidate.attribute(image)
+                                 for cap, candidate in capped.items()}}, args.repeats)
     graphs, first = engine.graphs, image_tiles[:64]
     z = graphs["reconstructor_encoder"].run(x=first)["z"]
     x_hat = graphs["reconstructor_decoder"].run(z=z)["x_hat"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import load_bench
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if "__main__" in p.read_text())
 
@@ -24,3 +26,18 @@ def test_bench_script_prints_its_usage_from_another_folder(script, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout
+
+
+def test_latency_bench_times_other_reference_caps_side_by_side(tmp_path, capsys):
+    import json
+
+    bench = load_bench("latency")
+    output = tmp_path / "latency.json"
+    assert bench.main(["--size", "192", "--repeats", "1", "--batch-tiles", "8", "--compare-reference-tiles", "2", "4",
+                       "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    assert result["tiles_per_image"] == 9 and result["reference_tiles"] == 64
+    for cap in (2, 4):
+        assert result["attribute_seconds"][f"onnxruntime_reference_{cap}"] > 0
+    assert bench.main(["--compare-reference-tiles", "0", "--output", str(output)]) == 2
+    assert "at least 1" in capsys.readouterr().err
