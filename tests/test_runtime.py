@@ -240,18 +240,20 @@ def test_the_image_is_unknown_exactly_when_its_relative_score_is_above_the_thres
 
 def test_a_large_image_estimates_its_reference_energy_from_spread_tiles(bundle_copy, sample):
     large = np.tile(sample, (2, 2, 1))  # 512x512: 31 x 31 tiles of 32 at stride 16
+    from export.open_set import REFERENCE_TILES
+
     capped = Engine.load(bundle_copy, device="cpu")
     picks = capped.reference_picks(31 * 31)
-    assert capped.reference_tiles == 64 and len(picks) == 64 and picks[0] == 0 and picks[-1] == 31 * 31 - 1
+    assert capped.reference_tiles == REFERENCE_TILES == len(picks) and picks[0] == 0 and picks[-1] == 31 * 31 - 1
     assert np.array_equal(capped.reference_picks(10), np.arange(10))
     manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
     manifest["open_set"]["reference_tiles"] = 31 * 31
     (bundle_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
     analyses = {"capped": capped.analyze(large), "every tile": Engine.load(bundle_copy, device="cpu").analyze(large)}
-    assert [len(a.reference_logits) for a in analyses.values()] == [64, 31 * 31]
+    assert [len(a.reference_logits) for a in analyses.values()] == [REFERENCE_TILES, 31 * 31]
     scores = [capped.verdict(a)["open_set"]["score"] for a in analyses.values()]
     spread = capped.open_set_scores(analyses["every tile"].reference_logits).std()
-    assert abs(scores[0] - scores[1]) < 3 * spread / np.sqrt(64)  # a mean of 64 of them
+    assert abs(scores[0] - scores[1]) < 3 * spread / np.sqrt(REFERENCE_TILES)  # a mean of that many of them
 
 
 @pytest.mark.parametrize("open_set", [{"threshold": 1.0, "reference_tiles": 64},

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import ROOT
+from export.open_set import REFERENCE_TILES
 from export.reconstructor import load_reconstructor
 from export.train import PUBLISHED, load_model, reencode
 from runtime.bundle import load_bundle
@@ -33,6 +34,7 @@ def test_shipped_bundle_is_the_committed_checkpoint(engine):
     assert np.allclose(manifest["fingerprint"]["prototypes"], state["prototypes"].numpy())
     assert sum(p.stat().st_size for p in engine.bundle.folder.iterdir()) <= 50 * 2**20
     assert load_bundle().manifest == manifest
+    assert manifest["open_set"]["reference_tiles"] == REFERENCE_TILES  # what export.to_onnx writes today
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
