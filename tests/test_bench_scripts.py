@@ -2,6 +2,7 @@
 with nothing on PYTHONPATH (the script finds the project itself)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,14 +30,14 @@ def test_bench_script_prints_its_usage_from_another_folder(script, tmp_path):
 
 
 def test_latency_bench_times_other_reference_caps_side_by_side(tmp_path, capsys):
-    import json
+    from export.open_set import REFERENCE_TILES
 
     bench = load_bench("latency")
     output = tmp_path / "latency.json"
     assert bench.main(["--size", "192", "--repeats", "1", "--batch-tiles", "8", "--compare-reference-tiles", "2", "4",
                        "--output", str(output)]) == 0
     result = json.loads(output.read_text())
-    assert result["tiles_per_image"] == 9 and result["reference_tiles"] == 64
+    assert result["tiles_per_image"] == 9 and result["reference_tiles"] == REFERENCE_TILES  # the manifest's
     for cap in (2, 4):
         assert result["attribute_seconds"][f"onnxruntime_reference_{cap}"] > 0
     assert bench.main(["--compare-reference-tiles", "0", "--output", str(output)]) == 2
