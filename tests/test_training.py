@@ -348,8 +348,8 @@ def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tin
 
 def test_open_set_heads_bench_scores_every_head_and_its_f_head_is_the_runtime_score(tiny_checkpoint, tiny_dataset,
                                                                                     tmp_path, capsys):
-    from export.open_set import relative_scores
-    from export.train import build_eval_tiles, load_model_on
+    from export.open_set import calibrate_relative
+    from export.train import load_model_on
 
     bench = load_bench("open_set_heads")
     output = tmp_path / "open_set_heads.json"
@@ -361,10 +361,9 @@ def test_open_set_heads_bench_scores_every_head_and_its_f_head_is_the_runtime_sc
         assert all(0 <= row["image_auroc"] <= 1 for row in result[split].values())
     # each head's threshold is the 0.95 quantile of the known validation images: at most one lies above it
     assert all(row["called_unknown"]["known"] <= 1 / result["images"]["val_known"] for row in result["val"].values())
-    # the f head's score is the runtime's relative score
-    tiles = build_eval_tiles(config, reconstructor, "val", state["labels"])
-    runtime_scores = relative_scores(model, reconstructor, tiles)["image_relative"]
-    assert result["thresholds"]["f"] == pytest.approx(float(np.quantile(runtime_scores, config.open_set_quantile)), abs=1e-5)
+    # the f head's score is the runtime's relative score: its threshold is the one the export calibrates
+    assert result["thresholds"]["f"] == pytest.approx(
+        calibrate_relative(model, reconstructor, config, state["labels"])["threshold"], abs=1e-5)
     assert bench.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
     assert "nope.pt" in capsys.readouterr().err
 
