@@ -7,7 +7,8 @@ The stages are those the shipped model went through (CHAIN): the trace branch fi
 fool our own heads alone, then, in steps of growing weight, dct-linear surrogates too, the last
 stage against four of them. Every stage runs in the chain's folder, so they share its train tile
 cache and fitted surrogates (a `tilepack unpack` or earlier fits can put them there first); stage
-i's model is saved as stage-i.pt, and a stopped chain goes on from the first stage without one.
+i's model is saved as stage-i.pt, and a stopped chain goes on after the last stage it finished, so
+a chain can be carried across machines or sessions by copying that one stage-i.pt into the folder.
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def stage_path(output: Path, number: int) -> Path:
     return output / f"stage-{number}.pt"
 
 
+def last_finished(output: Path, count: int) -> int:
+    """The number of the last of `count` stages with a checkpoint in `output` (0 when none)."""
+    return max((n for n in range(1, count + 1) if stage_path(output, n).is_file()), default=0)
+
+
 def run_chain(config, stages=CHAIN) -> Path:
     """Run the `stages` from `config.init_from` in `config.output` (the rest of `config`, a
     TrainConfig, applies to every stage); returns the last stage's checkpoint, also copied to
@@ -42,18 +48,17 @@ def run_chain(config, stages=CHAIN) -> Path:
     from export.train import run
 
     output = Path(config.output)
-    previous = config.init_from
-    for number, stage in enumerate(stages, start=1):
-        done = stage_path(output, number)
-        if not done.is_file():
-            logger.info("stage %d of %d: %d steps, w_judge %g, %d judge(s), from %s", number, len(stages),
-                        stage.cf_steps, stage.w_judge, stage.judges, previous)
-            final = run(replace(config, init_from=str(previous), cf_steps=stage.cf_steps, w_judge=stage.w_judge,
-                                judges=stage.judges))
-            # The next stage must not resume this one's phase-2 checkpoint as its own.
-            (output / "phase2.pt").unlink(missing_ok=True)
-            final.replace(done)
-        previous = done
+    finished = last_finished(output, len(stages))
+    previous = stage_path(output, finished) if finished else config.init_from
+    for number, stage in enumerate(stages[finished:], start=finished + 1):
+        logger.info("stage %d of %d: %d steps, w_judge %g, %d judge(s), from %s", number, len(stages),
+                    stage.cf_steps, stage.w_judge, stage.judges, previous)
+        final = run(replace(config, init_from=str(previous), cf_steps=stage.cf_steps, w_judge=stage.w_judge,
+                            judges=stage.judges))
+        # The next stage must not resume this one's phase-2 checkpoint as its own.
+        (output / "phase2.pt").unlink(missing_ok=True)
+        previous = stage_path(output, number)
+        final.replace(previous)
     shutil.copyfile(previous, output / "model.pt")
     return output / "model.pt"
 

@@ -1,6 +1,7 @@
 """Training away from the dataset: tile packs, the counterfactual chain, and the device setting."""
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -101,8 +102,27 @@ def test_the_chain_runs_its_stages_away_from_the_dataset_and_goes_on_where_it_st
     assert torch.equal(torch.load(final)["model"]["decoder.trace.out.weight"], traces[-1]["decoder.trace.out.weight"])
     assert not (chain / "phase2.pt").exists()
     stamp = stage_path(chain, 2).stat().st_mtime_ns
-    run_chain(replace(config, device="auto"), stages)  # done: nothing runs again
-    assert stage_path(chain, 2).stat().st_mtime_ns == stamp
+    stage_path(chain, 1).unlink()
+    run_chain(replace(config, device="auto"), stages)  # the last stage is there: nothing runs again
+    assert stage_path(chain, 2).stat().st_mtime_ns == stamp and not stage_path(chain, 1).exists()
+
+
+def test_a_chain_goes_on_from_a_stage_carried_in_from_elsewhere(tiny_dataset, tiny_checkpoint, packed, tmp_path):
+    """Only stage 2's checkpoint in a fresh folder: stages 1 and 2 stay as they are, stage 3 runs
+    from stage 2 (so a chain can be split across sessions by carrying one file)."""
+    folder, _, _ = packed
+    chain = tmp_path / "chain"
+    unpack(folder, chain / "tiles-train.pt", "cpu", dataset=tmp_path / "stub")
+    shutil.copyfile(tiny_checkpoint, stage_path(chain, 2))
+    config = TrainConfig(dataset=str(tmp_path / "stub"), output=str(chain), init_from=str(tmp_path / "unused.pt"),
+                         threads=2, device="cpu")
+    final = run_chain(config, (Stage(3, 0.0), Stage(3, 0.0), Stage(2, 0.0)))
+    assert not stage_path(chain, 1).exists()
+    _, state = load_model(stage_path(chain, 3))
+    assert state["continued_from"][0]["checkpoint"] == str(stage_path(chain, 2))
+    assert state["train_config"]["cf_steps"] == 2
+    assert torch.equal(torch.load(final)["model"]["decoder.trace.out.weight"],
+                       torch.load(stage_path(chain, 3))["model"]["decoder.trace.out.weight"])
 
 
 def test_the_chain_cli_refuses_a_missing_start_and_a_bad_scale(tmp_path):
