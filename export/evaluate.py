@@ -188,6 +188,8 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
         "ssim_mean": float(np.mean(ssim)), "ssim_min": float(np.min(ssim)),
         "psnr_mean": float(np.mean(psnr)), "psnr_min": float(np.min(psnr)),
         "true_source_rate": float(np.mean(results["neutral"][1] == y)),
+        "true_source_rate_by_source": {labels[k]: float(np.mean(results["neutral"][1][y == k] == k))
+                                       for k in generators if np.any(y == k)},
         "image_true_source_rate": image_hit_rate(results["neutral"][3], y, tiles.photos, y),
         "images": len(images),
         "chance": 1.0 / len(generators),
