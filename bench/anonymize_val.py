@@ -14,7 +14,9 @@ dct-linear surrogate (its judge.pt beside model.pt), by that surrogate too (`dct
 whether a change that fools the surrogate also fools the baseline). With `--cnn`, also by the two
 CNN judges of the evaluation: pixel-cnn fitted as there, and the residual-only ablation checkpoint.
 `--psnr-floors` measures each checkpoint at each of these floors instead of its own (the runtime's
-floor is a setting: this is where its default is chosen).
+floor is a setting: this is where its default is chosen). `--judge-by` adds other checkpoints'
+attributors as judges ("attributor:PATH"), so that counterfactuals of models with attributors of
+different strength are compared under the same one.
 """
 from __future__ import annotations
 
@@ -52,11 +54,19 @@ def surrogate_judges(checkpoint: Path, num_classes: int, tile: int, residual_sca
 
 
 def baseline_judges(args, labels: list[str], tile: int) -> dict:
-    """name -> judge (a TileSet to class probabilities) of the baselines, fitted as in the evaluation."""
+    """name -> judge (a TileSet to class probabilities) of the baselines, fitted as in the evaluation,
+    and of the `--judge-by` attributors; None (after one error line) when one knows other labels."""
     from export.baselines import DctLinear, PixelCNN
     from export.evaluate import baseline_train_tiles, ours_predict
     from export.train import load_model
 
+    attributors = {}
+    for path in args.judge_by:
+        attributor, state = load_model(path)
+        if state["labels"] != labels:
+            print(f"error: {path} (--judge-by) knows other labels than the checkpoints it judges", file=sys.stderr)
+            return None
+        attributors[f"attributor:{path}"] = lambda tiles, attributor=attributor: ours_predict(attributor, tiles)[0]
     train_x, ys = baseline_train_tiles(args.dataset, labels, tile)
     dct = DctLinear().fit(train_x, ys)
     judges = {dct.name: lambda tiles: dct.predict_proba(tiles.x)}
@@ -65,7 +75,7 @@ def baseline_judges(args, labels: list[str], tile: int) -> dict:
         ablation, _ = load_model(args.ablation)
         judges[pixel.name] = lambda tiles: pixel.predict_proba(tiles.x)
         judges["residual-cnn"] = lambda tiles: ours_predict(ablation, tiles)[0]
-    return judges
+    return {**judges, **attributors}
 
 
 def main(argv=None) -> int:
@@ -80,10 +90,13 @@ def main(argv=None) -> int:
     parser.add_argument("--pixel-cnn-steps", type=int, default=1500, help="pixel-cnn fit steps (the evaluation's: 1500)")
     parser.add_argument("--psnr-floors", type=float, nargs="+", metavar="DB",
                         help="measure at these PSNR floors (dB) instead of each checkpoint's own")
+    parser.add_argument("--judge-by", type=Path, nargs="+", default=[], metavar="CHECKPOINT",
+                        help="also judge by these checkpoints' attributors")
     args = parser.parse_args(argv)
     if any(floor <= 0 for floor in args.psnr_floors or ()):
         parser.error(f"--psnr-floors must be positive, got {args.psnr_floors}")
-    if refuse_missing([args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else [])]):
+    if refuse_missing([args.dataset / "build.json", *args.checkpoints, *([args.ablation] if args.cnn else []),
+                       *args.judge_by]):
         return 2
 
     started = time.time()
@@ -96,6 +109,8 @@ def main(argv=None) -> int:
         labels = state["labels"]
         if judge is None:
             judge = baseline_judges(args, labels, config.tile)
+            if judge is None:
+                return 2
         tiles = generated_tiles(config, reconstructor, args.split, labels)
         judges = {**judge, **surrogate_judges(path, len(labels), config.tile,
                                                     model.config.residual_scale)}

@@ -261,10 +261,16 @@ def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny
     assert "nope.pt" in capsys.readouterr().err
     # --cnn: the evaluation's CNN judges too (the tiny checkpoint standing in for the ablation)
     assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--output", str(output), "--cnn",
-                       "--ablation", str(tiny_checkpoint), "--pixel-cnn-steps", "3"]) == 0
+                       "--ablation", str(tiny_checkpoint), "--pixel-cnn-steps", "3", "--judge-by", str(tiny_checkpoint)]) == 0
     judged = json.loads(output.read_text())["checkpoints"][0]["true_source_rate_by"]
-    assert set(judged) == {"dct-linear", "pixel-cnn", "residual-cnn"}
+    assert set(judged) == {"dct-linear", "pixel-cnn", "residual-cnn", f"attributor:{tiny_checkpoint}"}
     assert judged["residual-cnn"] == first["true_source_rate"], "the same model judges as ours"
+    assert judged[f"attributor:{tiny_checkpoint}"] == first["true_source_rate"]
+    # --judge-by a model of other sources: one error line, before any baseline is fitted
+    state = torch.load(tiny_checkpoint, weights_only=False)
+    torch.save({**state, "labels": [f"other-{name}" for name in state["labels"]]}, tmp_path / "other.pt")
+    assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--judge-by", str(tmp_path / "other.pt")]) == 2
+    assert "other.pt (--judge-by) knows other labels" in capsys.readouterr().err
     assert bench.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--cnn",
                        "--ablation", str(tmp_path / "no-ablation.pt")]) == 2
     assert "no-ablation.pt" in capsys.readouterr().err
