@@ -117,3 +117,27 @@ def test_committed_phase1_candidate_on_the_larger_validation_split_attributes_th
     with torch.no_grad():
         logits = torch.cat([model.encode(*tiles.batch(slice(i, i + 128)))["logits"] for i in range(0, len(tiles), 128)])
     assert (logits.argmax(1) == tiles.labels).float().mean() >= 0.4
+
+
+def test_committed_chain_candidate_is_xv_phase1_with_only_its_trace_branch_trained(committed):
+    """export/assets/candidates/xv-chain.pt (the five-stage counterfactual chain from xv-phase1.pt,
+    run on 2 CPU cores, not shipped; bench/results/anonymize_val_xv_chain.json) went through
+    export.chain's stages in order, and phase 2 changed G's trace branch alone: every other weight,
+    the prototypes and the open-set threshold are xv-phase1's, so its attribution is xv-phase1's."""
+    from export.chain import CHAIN
+
+    candidates = ROOT / "export" / "assets" / "candidates"
+    chain_model, chain = load_model(candidates / "xv-chain.pt")
+    phase1_model, phase1 = load_model(candidates / "xv-phase1.pt")
+    history = [chain["train_config"]] + [step["train_config"] for step in chain["continued_from"]]
+    stages = [(c["cf_steps"], c["w_judge"], c["judges"]) for c in reversed(history[:len(CHAIN)])]
+    assert stages == [(s.cf_steps, s.w_judge, s.judges) for s in CHAIN]
+    assert chain["continued_from"][-1]["checkpoint"] == "export/assets/candidates/xv-phase1.pt"
+    trained = phase1_model.state_dict()
+    changed = {key for key, value in chain_model.state_dict().items()
+               if key not in trained or not torch.equal(value, trained[key])}
+    assert changed and all(key.startswith("decoder.trace.") for key in changed)
+    assert torch.equal(chain["prototypes"], phase1["prototypes"])
+    assert chain["open_set_threshold"] == phase1["open_set_threshold"]
+    measured = json.loads((ROOT / "bench" / "results" / "anonymize_val_xv_chain.json").read_text())["checkpoints"]
+    assert [row["cf_steps"] for row in measured] == [CHAIN[0].cf_steps, CHAIN[-1].cf_steps]
