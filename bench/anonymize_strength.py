@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def measure(engine, images: list[tuple[str, Path]], floor: float) -> dict:
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     floors = sorted(set(args.floors) | {engine.psnr_floor_db})
     rows = [measure(engine, images, floor) for floor in floors]
     result = {
-        "command": "python bench/anonymize_strength.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("anonymize_strength.py", argv),
         "images": sorted({path.stem for _, path in images}), "generators": generators,
         "bundle_psnr_floor_db": engine.psnr_floor_db, "provider": engine.provider,
         "platform": platform.platform(), "image_true_source_rate_before": before,

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 from conftest import free_port, start_app  # noqa: E402  (the tests' app launcher)
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         process.wait(timeout=30)
     seconds = [row["seconds"] for row in rows]
     result = {
-        "command": "python bench/app_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("app_load.py", argv),
         "device": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
         "cold_start_to_first_answer_seconds": cold_start,
         "cold_start_target_seconds": 10,

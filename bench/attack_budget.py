@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 TARGETS = {"surrogate": (True, False), "ours": (False, True), "both": (True, True)}
 
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     for name, (use_surrogate, use_ours) in TARGETS.items():
         losses = ([lambda image: away(surrogate(image))] if use_surrogate else []) + ([ours_loss] if use_ours else [])
         rows[f"attack {name}"] = judged(attack(x, sources, losses, max_rms, args.steps, seed=1))
-    command = "python bench/attack_budget.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("attack_budget.py", argv)
     write_result(args.output, {"command": command, "model": str(args.model), "split": args.split,
                                "tiles": int(len(sources)), "steps": args.steps,
                                "psnr_floor_db": state["train_config"]["cf_psnr_floor"],

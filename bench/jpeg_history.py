@@ -32,7 +32,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def saved(image: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
@@ -117,8 +117,8 @@ def main(argv=None) -> int:
                                   "quality_within_6": float(np.mean(abs(found - quality) <= 6)),
                                   "median": float(np.median(found))}
     webp_seconds = (time.perf_counter() - clock) / max(1, sum(v["images"] for v in webp.values()))
-    command = ["python bench/jpeg_history.py", *(argv if argv is not None else sys.argv[1:])]
-    write_result(args.output, {"command": " ".join(command), "platform": platform.platform(),
+    command = command_line("jpeg_history.py", argv)
+    write_result(args.output, {"command": command, "platform": platform.platform(),
                                "dip_ratio_threshold": HISTORY_DIP_RATIO, "forms": result,
                                "seconds_per_estimate": spent / estimates, "webp": webp,
                                "webp_seconds_per_estimate": webp_seconds, "seconds": time.time() - started})

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def surrogates(config, labels, eps_values, augmented: Path | None) -> dict:
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                    "agreement_with_baseline_clean": float(np.mean(s["clean"] == said[baseline.name]["clean"])),
                    "agreement_with_baseline_anonymized": float(np.mean(s["anonymized"] == said[baseline.name]["anonymized"]))}
             for name, s in said.items()}
-    command = "python bench/judge_fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("judge_fidelity.py", argv)
     write_result(args.output, {"command": command, "model": str(args.model), "split": args.split, "tiles": len(y),
                                "platform": platform.platform(), "judges": rows, "seconds": time.time() - started})
     return 0

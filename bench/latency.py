@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 TARGETS = {"cpu": {"ort_over_torch_max": 0.7, "attribute_512_seconds_max": 0.5},
            "cuda": {"attribute_fingerprint_1024_seconds_max": 0.030, "ort_over_torch_max": 1.0}}
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     ratio = end_to_end["onnxruntime"] / end_to_end["torch"]
     targets = TARGETS[args.device]
     result = {
-        "command": "python bench/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("latency.py", argv),
         "device": {"kind": args.device, "cpu": cpu_name(), "cpu_count": os.cpu_count(),
                    "provider": engine.provider, "platform": platform.platform(),
                    "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None},

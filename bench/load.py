@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from report import write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, write_result  # noqa: E402  (bench/, beside this script)
 
 from conftest import free_port, start_app  # noqa: E402  (the tests' app launcher)
 
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     good = [r for r in rows if not r["bad"]]
     bad = [r for r in rows if r["bad"]]
     result = {
-        "command": "python bench/load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("load.py", argv),
         "cpu_count": os.cpu_count(),
         "clients": args.clients, "requests_per_client": args.requests, "requests": len(rows),
         "good_requests": len(good), "good_answered_correctly": sum(r["ok"] for r in good),

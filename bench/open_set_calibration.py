@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def image_scores(model, config, reconstructor, split: str, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     quantile = config.open_set_quantile
     rng = np.random.default_rng(0)
     committed = [photo for photo in load_splits()["val"] if photo in photos]
-    command = ["python bench/open_set_calibration.py", *(argv if argv is not None else sys.argv[1:])]
-    result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
+    command = command_line("open_set_calibration.py", argv)
+    result = {"command": command, "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
               "quantile": quantile, "validation_photos": len(photos), "validation_images": len(val_scores),
               "test_images": {kind: len(scores) for kind, scores in test.items()},
               "committed_validation_photos": {"photos": committed,

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def head_scores(model, reconstructor, tiles) -> dict[str, np.ndarray]:
@@ -70,9 +70,9 @@ def main(argv=None) -> int:
                                                 for kind in ("known", "unknown")}}
                       for head in thresholds}
               for split in ("val", "test")}
-    command = ["python bench/open_set_heads.py", *(argv if argv is not None else sys.argv[1:])]
+    command = command_line("open_set_heads.py", argv)
     write_result(args.output, {
-        "command": " ".join(command), "model": os.path.relpath(args.model, ROOT),
+        "command": command, "model": os.path.relpath(args.model, ROOT),
         "images": {f"{split}_{kind}": len(next(iter(value.values()))) for (split, kind), value in scores.items()},
         "quantile": config.open_set_quantile, "thresholds": thresholds, "spreads": spreads,
         **result, "seconds": time.time() - started})

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def image_scores(model, state, config, reconstructor, qualities: list[int]) -> dict:
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
     thresholds = {"clean": manifest_entry(scores["val", "known", "clean"], quantile)["threshold"],
                   "clean_and_jpeg": manifest_entry(np.concatenate([scores["val", "known", f] for f in saved_as_png]),
                                                    quantile)["threshold"]}
-    command = ["python bench/open_set_jpeg.py", *(argv if argv is not None else sys.argv[1:])]
-    result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
+    command = command_line("open_set_jpeg.py", argv)
+    result = {"command": command, "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
               "calibration_quantile": quantile, "thresholds": thresholds,
               "test_images_called_unknown": {
                   name: {kind: {f: called_unknown(scores["test", kind, f], threshold) for f in formats}

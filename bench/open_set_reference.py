@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def split_scores(model, state, config, reconstructor, split: str) -> dict:
@@ -55,8 +55,8 @@ def main(argv=None) -> int:
     scores = {split: split_scores(model, state, config, reconstructor, split) for split in ("val", "test")}
     quantile = config.open_set_quantile
     threshold = manifest_entry(scores["val"]["known"]["image_relative"], quantile)["threshold"]
-    command = ["python bench/open_set_reference.py", *(argv if argv is not None else sys.argv[1:])]
-    result = {"command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
+    command = command_line("open_set_reference.py", argv)
+    result = {"command": command, "model": os.path.relpath(args.model, ROOT), "held_out": state["held_out"],
               "relative_threshold": threshold, "calibration_quantile": quantile,
               "tile_threshold": state["open_set_threshold"]}
     for split, by_kind in scores.items():

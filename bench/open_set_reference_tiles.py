@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, load_held_out_model, open_set_parser, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def spread_picks(count: int, cap: int) -> np.ndarray:
@@ -99,9 +99,9 @@ def main(argv=None) -> int:
     threshold = manifest_entry(capped_scores(images["val", "known"], None), config.open_set_quantile)["threshold"]
     rows = {split: by_cap(images, split, [None, *args.counts], threshold) for split in ("val", "test")}
     tile_counts = [len(own) for kind in ("known", "unknown") for own, _ in images["test", kind]]
-    command = ["python bench/open_set_reference_tiles.py", *(argv if argv is not None else sys.argv[1:])]
+    command = command_line("open_set_reference_tiles.py", argv)
     write_result(args.output, {
-        "command": " ".join(command), "model": os.path.relpath(args.model, ROOT), "threshold": threshold,
+        "command": command, "model": os.path.relpath(args.model, ROOT), "threshold": threshold,
         "test_images": {kind: len(images["test", kind]) for kind in ("known", "unknown")},
         "test_tiles_per_image": {"min": min(tile_counts), "max": max(tile_counts)},
         "val_images": {kind: len(images["val", kind]) for kind in ("known", "unknown")},

@@ -34,7 +34,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
+from report import command_line, refuse_missing, write_result  # noqa: E402  (bench/, beside this script)
 
 
 def encoded(image: np.ndarray, fmt: str, quality: int) -> bytes:
@@ -134,9 +134,9 @@ def main(argv=None) -> int:
                  *(f"{form}_8bit_reference" for form in jpeg_forms),
                  *(f"{form}_cropped{suffix}" for form in jpeg_forms for suffix in ("_as_png", "_8bit_reference")),
                  *(f"webp{q}{suffix}" for q in args.webp_qualities for suffix in ("", "_8bit_reference"))]
-    command = ["python bench/open_set_runtime.py", *(argv if argv is not None else sys.argv[1:])]
+    command = command_line("open_set_runtime.py", argv)
     write_result(args.output, {
-        "command": " ".join(command), "bundle": os.path.relpath(args.bundle, ROOT), "provider": engine.provider,
+        "command": command, "bundle": os.path.relpath(args.bundle, ROOT), "provider": engine.provider,
         "platform": platform.platform(), "thresholds": thresholds,
         "test_images": {kind: len(pick(rows, split="test", kind=kind, form="png")) for kind in ("known", "unknown")},
         "val_images_for_jpeg_val": len(val_jpeg),

@@ -13,6 +13,14 @@ def write_result(path: Path, result: dict) -> None:
     print(text)
 
 
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How a bench was run, for its result: `python bench/SCRIPT` and its arguments (`argv`, or
+    the process's own when None)."""
+    import sys
+
+    return " ".join([f"python bench/{script}", *(argv if argv is not None else sys.argv[1:])])
+
+
 def checkpoints_parser(description: str, root: Path, output_name: str):
     """The command line of a bench that compares training checkpoints on one split of a dataset."""
     import argparse
@@ -40,11 +48,9 @@ def write_comparison(script: str, args, argv: list[str] | None, rows: list[dict]
     """Write the result of a checkpoints_parser bench: its command, split, platform, one row per
     checkpoint and the seconds since `started`."""
     import platform
-    import sys
     import time
 
-    command = f"python bench/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_result(args.output, {"command": command, "split": args.split, "platform": platform.platform(),
+    write_result(args.output, {"command": command_line(script, argv), "split": args.split, "platform": platform.platform(),
                                "checkpoints": rows, "seconds": time.time() - started})
 
 

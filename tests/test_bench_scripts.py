@@ -20,6 +20,15 @@ def test_every_bench_script_is_listed():
     assert "extra_photos.py" in SCRIPTS and "report.py" not in SCRIPTS  # report.py is their shared module
 
 
+def test_every_bench_records_its_command_line_the_same_way(monkeypatch):
+    report = load_bench("report")
+    assert report.command_line("load.py", ["--users", "20"]) == "python bench/load.py --users 20"
+    assert report.command_line("load.py", []) == "python bench/load.py"
+    monkeypatch.setattr(sys, "argv", ["bench/load.py", "--seconds", "5"])
+    assert report.command_line("load.py", None) == "python bench/load.py --seconds 5"
+    assert not [name for name in SCRIPTS if "sys.argv[1:]" in (ROOT / "bench" / name).read_text()]
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_bench_script_prints_its_usage_from_another_folder(script, tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
