@@ -218,6 +218,12 @@ def tool_versions() -> dict:
     return versions
 
 
+def display_path(path: Path) -> str:
+    """`path` relative to the repository when it lies inside it (so a manifest reads the same on any machine)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
     """The headline figures of `bench/results/attribution.json`, copied into the manifest."""
     if not path.is_file():
@@ -226,7 +232,7 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
     ours = result["methods"]["causal-fingerprint"]
     anonymization = result["anonymization"]
     return {
-        "source": path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path),
+        "source": display_path(path),
         "test_tile_accuracy": ours["accuracy"],
         "test_macro_f1": ours["macro_f1"],
         "fingerprint_fdr": result["fdr"]["value"],
@@ -238,8 +244,8 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
     }
 
 
-def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, open_set: dict, stride: int,
-                  tolerance: float) -> dict:
+def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, open_set: dict,
+                  stride: int, tolerance: float) -> dict:
     from export.generators import listing
     from runtime.engine import max_change_rms
 
@@ -287,6 +293,7 @@ def make_manifest(state: dict, graphs: list[Graph], folder: Path, c0: torch.Tens
         "opset": OPSET,
         "parity_tolerance": tolerance,
         "provenance": {"commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                       "checkpoint": {"path": display_path(checkpoint), "sha256": sha256(checkpoint)},
                        "tools": tool_versions(), "reconstructor": state["reconstructor"],
                        "train_config": state["train_config"], "model_config": model_config,
                        "val_tile_accuracy": state.get("val_accuracy")},
@@ -317,7 +324,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
         for graph, checked in zip(graphs, check_inputs):
             path = export_graph(graph, folder)
             graph.parity = check_parity(graph, path, checked.example, tolerance)
-        manifest = make_manifest(state, graphs, folder, c0, open_set, stride, tolerance)
+        manifest = make_manifest(checkpoint, state, graphs, folder, c0, open_set, stride, tolerance)
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
         total = sum(p.stat().st_size for p in folder.iterdir())
         if total > MAX_BUNDLE_BYTES:

@@ -28,6 +28,7 @@ def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tin
     assert manifest["anonymize"]["psnr_floor_db"] == floor
     assert manifest["anonymize"]["max_change_rms"] == pytest.approx(2 * 10 ** (-floor / 20))
     assert {"commit", "tools", "train_config"} <= set(manifest["provenance"])
+    assert manifest["provenance"]["checkpoint"]["sha256"] == sha256(tiny_checkpoint)  # which weights it was made from
     for graph in GRAPHS:
         entry = manifest["files"][graph]
         path = tiny_bundle / entry["path"]
