@@ -119,16 +119,15 @@ def test_committed_phase1_candidate_on_the_larger_validation_split_attributes_th
     assert (logits.argmax(1) == tiles.labels).float().mean() >= 0.4
 
 
-def test_committed_chain_candidate_is_xv_phase1_with_only_its_trace_branch_trained(committed):
-    """export/assets/candidates/xv-chain.pt (the five-stage counterfactual chain from xv-phase1.pt,
-    run on 2 CPU cores, not shipped; bench/results/anonymize_val_xv_chain.json) went through
+def test_shipped_model_is_xv_phase1_with_only_its_trace_branch_trained_by_the_chain(committed):
+    """The shipped checkpoint is the five-stage counterfactual chain from xv-phase1.pt (phase 1 on
+    zoo-xv, run on 2 CPU cores; bench/results/anonymize_val_xv_chain.json): it went through
     export.chain's stages in order, and phase 2 changed G's trace branch alone: every other weight,
     the prototypes and the open-set threshold are xv-phase1's, so its attribution is xv-phase1's."""
     from export.chain import CHAIN
 
-    candidates = ROOT / "export" / "assets" / "candidates"
-    chain_model, chain = load_model(candidates / "xv-chain.pt")
-    phase1_model, phase1 = load_model(candidates / "xv-phase1.pt")
+    chain_model, chain, _tiles = committed
+    phase1_model, phase1 = load_model(ROOT / "export" / "assets" / "candidates" / "xv-phase1.pt")
     history = [chain["train_config"]] + [step["train_config"] for step in chain["continued_from"]]
     stages = [(c["cf_steps"], c["w_judge"], c["judges"]) for c in reversed(history[:len(CHAIN)])]
     assert stages == [(s.cf_steps, s.w_judge, s.judges) for s in CHAIN]
@@ -141,3 +140,15 @@ def test_committed_chain_candidate_is_xv_phase1_with_only_its_trace_branch_train
     assert chain["open_set_threshold"] == phase1["open_set_threshold"]
     measured = json.loads((ROOT / "bench" / "results" / "anonymize_val_xv_chain.json").read_text())["checkpoints"]
     assert [row["cf_steps"] for row in measured] == [CHAIN[0].cf_steps, CHAIN[-1].cf_steps]
+
+
+def test_shipped_ablation_saw_the_same_photos_and_tiles_as_the_shipped_model():
+    """The residual-only ablation the evaluation compares with is trained like the shipped model's
+    phase 1 (same dataset and tile budget), so what it lacks is decoupling and the other spaces."""
+    from export.train import PUBLISHED_ABLATION
+
+    _, ablation = load_model(PUBLISHED_ABLATION)
+    _, shipped = load_model(PUBLISHED)
+    assert ablation["train_config"]["ablation"] == "residual-only" and ablation["labels"] == shipped["labels"]
+    for key in ("dataset", "tiles_per_megapixel", "steps", "seed"):
+        assert ablation["train_config"][key] == shipped["continued_from"][-1]["train_config"][key], key

@@ -10,14 +10,15 @@ from conftest import ROOT
 from export.open_set import REFERENCE_TILES
 from export.reconstructor import load_reconstructor
 from export.train import PUBLISHED, load_model, reencode
-from runtime.bundle import load_bundle
+from runtime.bundle import load_bundle, sha256
 from runtime.engine import Engine
 
 SAMPLES = sorted((ROOT / "tests" / "data" / "samples").glob("*.png"))
 # Made by: python -m runtime attribute tests/data/samples/*.png --json > tests/data/golden.json
 # Measured on the 18 generated known-source samples: the share of tiles attributed to the true
-# source falls from 0.97 to 0.27 under neutral anonymization at the default 35.2 dB floor (3 of
-# the 18 whole images still name their source; bench/results/anonymize_strength.json).
+# source falls from 0.98 to 0.11 under neutral anonymization at the default 35.2 dB floor (2 of
+# the 18 whole images still name their source; on the 54 of the test photos, 0.19 of tiles and
+# 9 images: bench/results/anonymize_strength.json).
 TILE_SHARE_DROP_AT_LEAST = 0.5
 GOLDEN = {Path(row["path"]).name: row for row in json.loads((ROOT / "tests" / "data" / "golden.json").read_text())}
 
@@ -34,6 +35,7 @@ def test_shipped_bundle_is_the_committed_checkpoint(engine):
     assert np.allclose(manifest["fingerprint"]["prototypes"], state["prototypes"].numpy())
     assert sum(p.stat().st_size for p in engine.bundle.folder.iterdir()) <= 50 * 2**20
     assert load_bundle().manifest == manifest
+    assert manifest["provenance"]["checkpoint"] == {"path": "export/assets/causal-fingerprint.pt", "sha256": sha256(PUBLISHED)}
     assert manifest["open_set"]["reference_tiles"] == REFERENCE_TILES  # what export.to_onnx writes today
 
 
@@ -44,8 +46,8 @@ def test_golden_outputs(engine, path):
     assert result["label"] == golden["label"] and result["unknown"] == golden["unknown"]
     # The score compares the image with its reconstruction saved as 8-bit, so the float differences
     # between CPUs' kernels flip a few roundings: up to 0.010 between the machine that wrote the
-    # goldens and an AVX2-only AMD EPYC, where the probabilities agreed within 1e-4. The known and
-    # held-out samples sit at least 0.68 from the threshold.
+    # goldens and an AVX2-only AMD EPYC, where the probabilities agreed within 1e-4. Every sample
+    # sits at least 0.11 from the threshold.
     assert result["open_set"]["score"] == pytest.approx(golden["open_set"]["score"], abs=0.05)
     for name, probability in golden["probabilities"].items():
         assert result["probabilities"][name] == pytest.approx(probability, abs=1e-4)
@@ -63,6 +65,27 @@ def test_onnx_and_torch_agree_on_every_sample_tile(engine):
         assert len(x) > 250 and same.mean() >= 0.999, output
 
 
+def test_onnx_and_torch_make_the_same_anonymizing_change(engine):
+    """G's trace branch sums terms of a few hundred that cancel to a change of about 0.2 before the
+    budget scales it down, so the decoder's parity is checked where it matters: on the change the
+    runtime adds, each tile's G(neutral) - G(f) clipped to the manifest's budget, in grey levels."""
+    from export.train import clip_change
+
+    model, _state = load_model(PUBLISHED)
+    for path in SAMPLES[::6]:
+        analysis = engine.analyze(path)
+        target = np.broadcast_to(engine.neutral, analysis.mu.shape).astype(np.float32)
+        residual = analysis.x - analysis.x_hat
+        onnx_change = engine.decode(target, analysis.content, residual) - \
+            engine.decode(analysis.mu, analysis.content, residual)
+        with torch.no_grad():
+            def decode(f):
+                return model.decode(torch.from_numpy(f), torch.from_numpy(analysis.content), torch.from_numpy(residual))
+            torch_change = clip_change(decode(target) - decode(analysis.mu), engine.max_change_rms).numpy()
+        onnx_change = clip_change(torch.from_numpy(onnx_change), engine.max_change_rms).numpy()
+        assert np.abs(onnx_change - torch_change).max() * 127.5 < 0.1, path.name  # measured: at most 0.02
+
+
 def test_shipped_model_attributes_unseen_photos_of_known_sources(engine):
     held_out = {row["name"] for row in engine.bundle.manifest["held_out"]}
     known = [p for p in SAMPLES if p.name.split("--")[0] not in held_out]
@@ -70,13 +93,15 @@ def test_shipped_model_attributes_unseen_photos_of_known_sources(engine):
     assert len(known) == 20 and sum(right) >= 18
 
 
-def test_shipped_model_calls_held_out_samples_unknown_and_no_known_one(engine):
-    # Measured: the relative scores of the 20 known samples reach 1.45, those of the 4 held-out ones
-    # are 0.55, 2.06, 3.58 and 4.35 against the threshold 2.74 (tests/data/golden.json).
+def test_shipped_model_calls_every_held_out_sample_unknown_and_few_known_ones(engine):
+    # Measured (tests/data/golden.json): the relative scores of the 4 held-out samples are 2.45, 2.85,
+    # 3.37 and 4.17 against the threshold 1.88, the 0.95 quantile of the known validation images; of
+    # the 20 known samples one, the real chelsea photo, is over it (1.99; 0.050 of the known test
+    # images are, bench/results/attribution.md).
     held_out = {row["name"] for row in engine.bundle.manifest["held_out"]}
     called = {p.name: engine.attribute(p)["unknown"] for p in SAMPLES}
-    assert not any(unknown for name, unknown in called.items() if name.split("--")[0] not in held_out)
-    assert sum(unknown for name, unknown in called.items() if name.split("--")[0] in held_out) >= 2
+    assert sum(unknown for name, unknown in called.items() if name.split("--")[0] not in held_out) <= 1
+    assert all(unknown for name, unknown in called.items() if name.split("--")[0] in held_out)
 
 
 def test_shipped_anonymization_takes_tiles_away_from_the_true_source(engine):
@@ -102,8 +127,8 @@ def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
     stronger = engine.anonymize(sample, psnr_floor_db=30)
     assert default["psnr_floor_db"] == engine.bundle.manifest["anonymize"]["psnr_floor_db"] == 35.2
     assert stronger["psnr_floor_db"] == 30.0
-    # The floor only scales a tile's change down: since the spectral gains, G proposes many changes
-    # below the default budget, so a lower floor lets the large ones through (2.7 dB here), not 5.
+    # The floor only scales a tile's change down, so a lower floor lets through only the changes G
+    # proposes above the default budget: 4.9 dB lower here (measured), and never more than 5.2.
     assert 29.5 <= stronger["psnr"] < default["psnr"] - 1.5 and stronger["ssim"] < default["ssim"]
     # past the point where the source is gone, a stronger change need not lower its probability further
     before = default["before"]["probabilities"]["gan-transposed"]
@@ -111,8 +136,8 @@ def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
 
 
 def test_a_known_sources_jpeg_is_seldom_called_unknown_once_its_reference_is_saved_alike(engine, tmp_path):
-    # bench/results/open_set_runtime.json: at quality 90, 0.083 of known test images are called
-    # unknown with the file's own tables on the reference, against 0.417 with an 8-bit reference.
+    # bench/results/open_set_runtime.json: at quality 90, 0.150 of known test images are called
+    # unknown with the file's own tables on the reference, against 0.500 with an 8-bit reference.
     import io
 
     from PIL import Image
