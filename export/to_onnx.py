@@ -198,12 +198,16 @@ def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> 
     return torch.cat(codes).mean(0)
 
 
-def git_commit() -> str:
+def git_commit(root: Path = ROOT) -> str:
+    """The commit whose code made a bundle, with "+uncommitted" when export/ or runtime/ differ from
+    it (so a manifest never names a commit that did not make it); "unknown" outside a git checkout."""
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "export", "runtime"], cwd=root,
+                                 capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return result.stdout.strip()
+    return head.stdout.strip() + ("+uncommitted" if changed.stdout.strip() else "")
 
 
 def tool_versions() -> dict:

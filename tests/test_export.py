@@ -74,3 +74,29 @@ def test_cli_refuses_a_missing_checkpoint_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "no such checkpoint" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_manifest_commit_says_when_the_export_code_was_not_committed(tmp_path):
+    import os
+    import subprocess
+
+    from export.to_onnx import git_commit
+
+    assert git_commit(tmp_path) == "unknown"  # not a checkout
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True,
+                              env={**os.environ, **env}).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "model.py").write_text("A = 1\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "one")
+    head = git("rev-parse", "HEAD")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "notes.txt").write_text("elsewhere\n")  # outside export/ and runtime/: the code is the commit's
+    assert git_commit(tmp_path) == head
+    (tmp_path / "export" / "model.py").write_text("A = 2\n")
+    assert git_commit(tmp_path) == head + "+uncommitted"
