@@ -360,6 +360,10 @@ def about_markdown(engine: Engine, manifest: dict) -> str:
   source, but lossy compression also hides most unknown sources. A JPEG resized before it was
   saved again shows no JPEG history and is often called an unknown source.
 - Provenance metadata (C2PA, EXIF, PNG text) is a separate kind of evidence; anonymization removes it.
+- Anonymization is trained against this model's heads and DCT-spectrum detectors. It is not a
+  guarantee against every detector: one trained on the same sources (a CNN on raw pixels, say)
+  may still name the source (the benchmark's strongest baseline, above). A stronger setting
+  changes more and hides more.
 
 ### Method and citation
 Implements "Causal Fingerprints of AI Generative Models" (arXiv 2509.15406): a residual against a

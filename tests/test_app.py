@@ -27,6 +27,10 @@ def labels() -> list[str]:
 def test_page_and_named_endpoints(app_url, client):
     config = httpx.get(f"{app_url}config", timeout=5).json()
     assert "Causal fingerprint" in json.dumps(config)
+    # the About tab states what anonymization does not hide, with the bundle's own figure
+    anonymization = load_bundle().manifest["benchmark"]["anonymization"]
+    strongest = f"{anonymization['true_source_rate_strongest_baseline']:.1%} by the strongest baseline"
+    assert strongest in json.dumps(config) and "guarantee against every detector" in json.dumps(config)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/attribute", "/fingerprint", "/anonymize", "/batch"} <= set(endpoints)
 
