@@ -297,7 +297,8 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
         "opset": OPSET,
         "parity_tolerance": tolerance,
         "provenance": {"commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       "checkpoint": {"path": display_path(checkpoint), "sha256": sha256(checkpoint)},
+                       # not {"path", "sha256"}: in a manifest that pair names a file of the bundle
+                       "checkpoint": display_path(checkpoint), "checkpoint_sha256": sha256(checkpoint),
                        "tools": tool_versions(), "reconstructor": state["reconstructor"],
                        "train_config": state["train_config"], "model_config": model_config,
                        "val_tile_accuracy": state.get("val_accuracy")},

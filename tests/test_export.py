@@ -28,7 +28,19 @@ def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tin
     assert manifest["anonymize"]["psnr_floor_db"] == floor
     assert manifest["anonymize"]["max_change_rms"] == pytest.approx(2 * 10 ** (-floor / 20))
     assert {"commit", "tools", "train_config"} <= set(manifest["provenance"])
-    assert manifest["provenance"]["checkpoint"]["sha256"] == sha256(tiny_checkpoint)  # which weights it was made from
+    assert manifest["provenance"]["checkpoint_sha256"] == sha256(tiny_checkpoint)  # which weights it was made from
+    # a {"path", "sha256"} pair anywhere in the manifest names a file of the bundle (what checkers walk)
+    pending, pairs = [manifest], []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("path"), str) and isinstance(node.get("sha256"), str):
+                pairs.append(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    assert len(pairs) == len(GRAPHS)
+    assert all(sha256(tiny_bundle / pair["path"]) == pair["sha256"] for pair in pairs)
     for graph in GRAPHS:
         entry = manifest["files"][graph]
         path = tiny_bundle / entry["path"]
