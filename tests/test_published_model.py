@@ -142,13 +142,13 @@ def test_shipped_model_is_xv_phase1_with_only_its_trace_branch_trained_by_the_ch
     assert [row["cf_steps"] for row in measured] == [CHAIN[0].cf_steps, CHAIN[-1].cf_steps]
 
 
-def test_shipped_ablation_saw_the_same_photos_and_tiles_as_the_shipped_model():
+def test_shipped_ablation_saw_the_same_photos_and_tiles_as_the_shipped_model(committed):
     """The residual-only ablation the evaluation compares with is trained like the shipped model's
     phase 1 (same dataset and tile budget), so what it lacks is decoupling and the other spaces."""
     from export.train import PUBLISHED_ABLATION
 
     _, ablation = load_model(PUBLISHED_ABLATION)
-    _, shipped = load_model(PUBLISHED)
+    _, shipped, _tiles = committed
     assert ablation["train_config"]["ablation"] == "residual-only" and ablation["labels"] == shipped["labels"]
     for key in ("dataset", "tiles_per_megapixel", "steps", "seed"):
         assert ablation["train_config"][key] == shipped["continued_from"][-1]["train_config"][key], key

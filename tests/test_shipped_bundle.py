@@ -28,8 +28,14 @@ def engine() -> Engine:
     return Engine.load(device="cpu")
 
 
-def test_shipped_bundle_is_the_committed_checkpoint(engine):
-    _model, state = load_model(PUBLISHED)
+@pytest.fixture(scope="module")
+def published():
+    """The committed checkpoint the bundle was exported from: (model, checkpoint dict)."""
+    return load_model(PUBLISHED)
+
+
+def test_shipped_bundle_is_the_committed_checkpoint(engine, published):
+    _model, state = published
     manifest = engine.bundle.manifest
     assert [row["name"] for row in manifest["labels"]] == state["labels"]
     assert np.allclose(manifest["fingerprint"]["prototypes"], state["prototypes"].numpy())
@@ -55,8 +61,8 @@ def test_golden_outputs(engine, path):
         assert result["probabilities"][name] == pytest.approx(probability, abs=1e-4)
 
 
-def test_onnx_and_torch_agree_on_every_sample_tile(engine):
-    model, state = load_model(PUBLISHED)
+def test_onnx_and_torch_agree_on_every_sample_tile(engine, published):
+    model, state = published
     reconstructor = load_reconstructor(state["train_config"]["reconstructor"] or None)
     x = np.concatenate([engine.analyze(path).x for path in SAMPLES])
     with torch.no_grad():
@@ -67,13 +73,13 @@ def test_onnx_and_torch_agree_on_every_sample_tile(engine):
         assert len(x) > 250 and same.mean() >= 0.999, output
 
 
-def test_onnx_and_torch_make_the_same_anonymizing_change(engine):
+def test_onnx_and_torch_make_the_same_anonymizing_change(engine, published):
     """G's trace branch sums terms of a few hundred that cancel to a change of about 0.2 before the
     budget scales it down, so the decoder's parity is checked where it matters: on the change the
     runtime adds, each tile's G(neutral) - G(f) clipped to the manifest's budget, in grey levels."""
     from export.train import clip_change
 
-    model, _state = load_model(PUBLISHED)
+    model, _state = published
     for path in SAMPLES[::6]:
         analysis = engine.analyze(path)
         target = np.broadcast_to(engine.neutral, analysis.mu.shape).astype(np.float32)
