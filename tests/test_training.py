@@ -261,6 +261,49 @@ def test_anonymize_repeat_bench_starts_from_the_plain_counterfactual_and_keeps_t
     assert "nope.pt" in capsys.readouterr().err
 
 
+def test_dither_spends_its_share_of_the_budget_on_noise_and_keeps_the_total_within_it():
+    import torch
+
+    adaptive = load_bench("anonymize_adaptive")
+    budget, change = 0.03, torch.randn(5, 3, 8, 8)  # every tile's change far over the budget
+    assert adaptive.dithered(change, 0.0, budget) is change
+
+    def rms(v):
+        return v.pow(2).mean(dim=(1, 2, 3)).sqrt()
+
+    noise_only = adaptive.dithered(torch.zeros_like(change), 0.36, budget)
+    assert torch.allclose(rms(noise_only), torch.full((5,), 0.6 * budget), rtol=1e-4)
+    both = adaptive.dithered(change, 0.36, budget)
+    assert (rms(both) <= budget * (1 + 1e-5)).all() and not torch.allclose(both, noise_only)
+    assert torch.equal(both, adaptive.dithered(change, 0.36, budget)), "seeded: the same change each time"
+
+
+def test_anonymize_adaptive_bench_measures_the_plain_counterfactual_under_more_judges(tiny_checkpoint, tiny_dataset,
+                                                                                       tmp_path, capsys):
+    adaptive, repeat = load_bench("anonymize_adaptive"), load_bench("anonymize_repeat")
+    output = tmp_path / "adaptive.json"
+    assert adaptive.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--seeds", "0", "1",
+                          "--noise-shares", "0", "0.5", "--pixel-cnn-steps", "20", "--output", str(output)]) == 0
+    row = json.loads(output.read_text())["checkpoints"][0]
+    judges = {"ours", "dct-linear", "pixel-cnn", "pixel-cnn-seed1", "pixel-cnn-noise-aware"}
+    assert row["clean"]["psnr_mean"] == 100.0 and row["clean"]["ssim_mean"] == pytest.approx(1.0)
+    assert [share["noise_share"] for share in row["shares"]] == [0.0, 0.5]
+    for measured in [row["clean"], *row["shares"]]:
+        assert set(measured["true_source_rate_by"]) == set(measured["most_named_class_share_by"]) == judges
+        assert all(0 < v <= 1 for v in measured["most_named_class_share_by"].values())
+    assert all(share["psnr_mean"] >= 35.2 - 0.3 for share in row["shares"])
+    # share 0 is the evaluation's counterfactual: the same as the repeat bench's first pass
+    assert repeat.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--repeats", "1",
+                        "--output", str(tmp_path / "repeat.json")]) == 0
+    once = json.loads((tmp_path / "repeat.json").read_text())["checkpoints"][0]["passes"][0]["true_source_rate_by"]
+    plain = row["shares"][0]["true_source_rate_by"]
+    assert {name: plain[name] for name in once} == once
+    with pytest.raises(SystemExit):
+        adaptive.main([str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--noise-shares", "1"])
+    assert "--noise-shares must be in [0, 1)" in capsys.readouterr().err
+    assert adaptive.main([str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+
+
 def test_anonymize_val_bench_compares_checkpoints_and_refuses_missing_files(tiny_checkpoint, tiny_dataset,
                                                                             tmp_path, capsys):
     bench = load_bench("anonymize_val")
