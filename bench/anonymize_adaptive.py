@@ -62,24 +62,19 @@ def dithered(change, noise_share: float, max_rms: float, seed: int = 0):
     return clip_change(clip_change(change, (1 - noise_share) ** 0.5 * max_rms) + noise, max_rms)
 
 
-def judged(tiles, change, reconstructor, labels, judges: dict) -> dict:
-    """The saved (8-bit) result of `change` on `tiles`: SSIM and PSNR to the input, and per judge
-    the true-source rate and the share of the most named class."""
+def judged(tiles, saved, judges: dict) -> dict:
+    """`saved` (the tiles changed, as `export.evaluate.resaved` gives them) against `tiles`: SSIM and
+    PSNR, and per judge the true-source rate and the share of the most named class."""
     import numpy as np
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
-    from export.data import make_tileset
-    from export.tiles import to_pixels, to_unit
+    from export.evaluate import tile_psnrs
 
     y = tiles.labels.numpy()
-    pixels = to_pixels((to_unit(tiles.x) + change).clamp(-1, 1))
-    saved = make_tileset(reconstructor, pixels.permute(0, 2, 3, 1).numpy(), y, tiles.content.numpy(),
-                         tiles.photos, labels)
-    before, after = tiles.x.permute(0, 2, 3, 1).numpy(), pixels.permute(0, 2, 3, 1).numpy()
+    before, after = tiles.x.permute(0, 2, 3, 1).numpy(), saved.x.permute(0, 2, 3, 1).numpy()
     row = {"ssim_mean": float(np.mean([structural_similarity(a, b, channel_axis=2, data_range=255)
                                        for a, b in zip(before, after)])),
-           "psnr_mean": float(np.mean([peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b)
-                                       else 100.0 for a, b in zip(before, after)])),
+           "psnr_mean": float(np.mean(tile_psnrs(before, after))),
            "true_source_rate_by": {}, "most_named_class_share_by": {}}
     for name, judge in judges.items():
         named = judge(saved).argmax(1)
@@ -90,7 +85,8 @@ def judged(tiles, change, reconstructor, labels, judges: dict) -> dict:
 
 def main(argv=None) -> int:
     from export.baselines import DctLinear, PixelCNN
-    from export.evaluate import baseline_train_tiles, generated_tiles, ours_predict
+    from export.evaluate import baseline_train_tiles, generated_tiles, ours_predict, resaved
+    from export.tiles import to_pixels, to_unit
     from export.train import load_model_on
     from runtime.engine import max_change_rms
 
@@ -120,9 +116,9 @@ def main(argv=None) -> int:
         tiles = generated_tiles(config, reconstructor, args.split, labels)
         change = neutral_change(model, tiles, state["neutral"], max_rms)
         rows.append({"checkpoint": str(path), "cf_psnr_floor": state["train_config"]["cf_psnr_floor"],
-                     "tiles": len(tiles), "clean": judged(tiles, 0 * change, reconstructor, labels, judges),
-                     "shares": [{"noise_share": share,
-                                 **judged(tiles, dithered(change, share, max_rms), reconstructor, labels, judges)}
+                     "tiles": len(tiles), "clean": judged(tiles, tiles, judges),
+                     "shares": [{"noise_share": share, **judged(tiles, resaved(reconstructor, tiles, to_pixels(
+                         (to_unit(tiles.x) + dithered(change, share, max_rms)).clamp(-1, 1))), judges)}
                                 for share in args.noise_shares]})
     write_comparison("anonymize_adaptive.py", args, argv, rows, started)
     return 0

@@ -45,10 +45,8 @@ def repeated(model, state, reconstructor, tiles, judges: dict, repeats: int) -> 
     and the mean PSNR of the saved result to the input."""
     import numpy as np
     import torch
-    from skimage.metrics import peak_signal_noise_ratio
 
-    from export.data import make_tileset
-    from export.evaluate import ours_predict
+    from export.evaluate import ours_predict, resaved, tile_psnrs
     from export.tiles import to_pixels, to_unit
     from export.train import clip_change
     from runtime.engine import max_change_rms
@@ -60,13 +58,10 @@ def repeated(model, state, reconstructor, tiles, judges: dict, repeats: int) -> 
     for index in range(1, repeats + 1):
         total = clip_change(total + neutral_change(model, current, state["neutral"], max_rms), max_rms)
         pixels = to_pixels((original + total).clamp(-1, 1))
-        current = make_tileset(reconstructor, pixels.permute(0, 2, 3, 1).numpy(), y, tiles.content.numpy(),
-                               tiles.photos, state["labels"])
+        current = resaved(reconstructor, tiles, pixels)
         named = {"ours": ours_predict(model, current)[0].argmax(1),
                  **{name: judge(current).argmax(1) for name, judge in judges.items()}}
-        psnr = [peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b) else 100.0  # as the evaluation
-                for a, b in zip(tiles.x.numpy(), pixels.numpy())]
-        rows.append({"pass": index, "psnr_mean": float(np.mean(psnr)),
+        rows.append({"pass": index, "psnr_mean": float(np.mean(tile_psnrs(tiles.x.numpy(), pixels.numpy()))),
                      "true_source_rate_by": {name: float(np.mean(hits == y)) for name, hits in named.items()}})
     return rows
 

@@ -125,6 +125,23 @@ def generated_tiles(config, reconstructor, split: str, labels: list[str]):
     return _strip(tiles, tiles.labels.numpy() != labels.index("real"))
 
 
+def resaved(reconstructor, tiles, pixels):
+    """`tiles` with their pixels replaced by `pixels` ((N, 3, S, S) uint8, as a saved image holds
+    them), reconstructed anew: what a judge reads of a changed tile."""
+    from export.data import make_tileset
+
+    return make_tileset(reconstructor, pixels.permute(0, 2, 3, 1).numpy(), tiles.labels.numpy(),
+                        tiles.content.numpy(), tiles.photos, tiles.names)
+
+
+def tile_psnrs(before: np.ndarray, after: np.ndarray) -> list[float]:
+    """PSNR of each pair of uint8 tiles (any layout), 100 dB for an unchanged one."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return [peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b) else 100.0
+            for a, b in zip(before, after)]
+
+
 def image_hit_rate(probs: np.ndarray, y: np.ndarray, photos: list[str], wanted: np.ndarray) -> float:
     """Share of whole images (photo, source) whose mean tile log-probability names `wanted`
     (one label per tile, the same within an image), as the runtime aggregates."""
@@ -143,9 +160,8 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
     `strongest` among them (the most accurate baseline) reported on its own too. With the open-set
     rule's `unknown_threshold`: the share of whole images it calls unknown, before and after."""
     import torch
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
-    from export.data import make_tileset
     from export.open_set import called_unknown, relative_scores
     from export.tiles import to_pixels
     from export.train import counterfactual
@@ -174,15 +190,13 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
     results = {}
     for kind in outputs:
         x_cf = torch.cat(outputs[kind])
-        cf_tiles = make_tileset(reconstructor, x_cf.permute(0, 2, 3, 1).numpy(), y, tiles.content.numpy(),
-                                tiles.photos, labels)
+        cf_tiles = resaved(reconstructor, tiles, x_cf)
         probs = ours_predict(model, cf_tiles)[0]
         results[kind] = (x_cf, probs.argmax(1), {name: judge(cf_tiles).argmax(1) for name, judge in judges.items()},
                          probs, cf_tiles)
     x_cf = results["neutral"][0].permute(0, 2, 3, 1).numpy()
     ssim = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(original, x_cf)]
-    psnr = [peak_signal_noise_ratio(a, b, data_range=255) if not np.array_equal(a, b) else 100.0
-            for a, b in zip(original, x_cf)]
+    psnr = tile_psnrs(original, x_cf)
     metrics = {
         "tiles": int(len(y)),
         "ssim_mean": float(np.mean(ssim)), "ssim_min": float(np.min(ssim)),
