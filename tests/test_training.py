@@ -827,3 +827,42 @@ def test_outlier_exposure_keeps_synthetic_unknowns_apart_from_known_tiles(tiny_d
                                                            config.energy_margin_known, config.energy_margin_unknown))
     # without it the synthetic unknowns end as confident as known tiles (measured 7.2 against 2.0)
     assert margin_loss[1.0] < 0.5 * margin_loss[0.0], margin_loss
+
+
+def test_format_prior_offsets_undo_a_class_bias_and_only_a_held_out_fold_judges_them():
+    import torch
+
+    prior = load_bench("format_prior")
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (600,), generator=generator)
+    log_probs = torch.log_softmax(3 * torch.nn.functional.one_hot(labels, 3).float()
+                                  + torch.randn(600, 3, generator=generator) * 1.5, dim=1)
+    biased = log_probs + torch.tensor([2.0, 0.0, 0.0])  # class 0 favoured: the others lose tiles to it
+    offsets = prior.fit_offsets(biased, labels, 0.0)
+    assert abs(float(offsets.sum())) < 1e-4 and offsets[0] < offsets[1] - 1 and offsets[0] < offsets[2] - 1
+    assert prior.accuracy(biased, labels, offsets) > prior.accuracy(biased, labels) + 0.05
+    assert prior.fit_offsets(biased, labels, 100.0).abs().max() < offsets.abs().max() / 5, "L2 shrinks them"
+    photos = [f"p{i % 6}" for i in range(600)]
+    assert prior.cross_validated_gain(biased, labels, photos, 0.0, folds=3) > 0.05
+    assert prior.cross_validated_gain(log_probs, labels, photos, 0.0, folds=3) < 0.02, "nothing to undo, no gain"
+
+
+def test_format_prior_bench_writes_every_condition_and_strength(tiny_checkpoint, tiny_dataset, tmp_path, capsys):
+    prior = load_bench("format_prior")
+    output = tmp_path / "prior.json"
+    assert prior.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--qualities", "90", "50",
+                       "--strengths", "0", "0.1", "--folds", "2", "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    conditions = {"lossless", "jpeg90", "jpeg50"}
+    assert set(result["accuracy_without_offsets"]["test"]) == conditions
+    assert [row["strength"] for row in result["strengths"]] == [0, 0.1]
+    for row in result["strengths"]:
+        for key in ("val_cv_gain", "test_gain", "lossless_offsets_everywhere"):
+            assert set(row[key]) == conditions and all(-1 <= v <= 1 for v in row[key].values())
+    assert result["strengths"][0]["lossless_offsets_everywhere"]["lossless"] == result["strengths"][0]["test_gain"]["lossless"]
+    assert result["chosen_by_val_cv"]["strength"] in (0, 0.1)
+    with pytest.raises(SystemExit):
+        prior.main(["--model", str(tiny_checkpoint), "--dataset", str(tiny_dataset), "--folds", "3",
+                    "--output", str(tmp_path / "x.json")])
+    assert "has 2 photos, fewer" in capsys.readouterr().err
+    assert prior.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
