@@ -82,6 +82,7 @@ def condition_name(quality: int | None) -> str:
 
 
 def main(argv=None) -> int:
+    from export.data import split_photos
     from export.train import load_model_on
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
     started = time.time()
     model, state, config, reconstructor = load_model_on(args.model, args.dataset)
     labels = state["labels"]
-    val_photos = len(list((args.dataset / "images" / "val" / labels[0]).glob("*.png")))
+    val_photos = len(split_photos(args.dataset, "val", labels))
     if val_photos < args.folds:
         parser.error(f"--folds {args.folds}: the validation split has {val_photos} photos, fewer")
     conditions = {condition_name(q): q for q in [None, *args.qualities]}

@@ -44,14 +44,19 @@ class TileSet:
         return (x, *(part[index].to(device).float() for part in (self.x_hat, self.z, self.z_hat)))
 
 
-def load_split_images(dataset: Path, split: str, labels: list[str]) -> dict[str, dict[str, np.ndarray]]:
-    """photo -> label -> full regenerated image, from a dataset made by `export.zoo build`."""
+def split_photos(dataset: Path, split: str, labels: list[str]) -> list[str]:
+    """The names of a split's photos in a dataset made by `export.zoo build`."""
     root = Path(dataset) / "images" / split
     if not root.is_dir():
         raise InputError(f"{root}: no such split in the dataset (run `python -m export.zoo build`)")
-    photos = sorted(p.stem for p in (root / labels[0]).glob("*.png"))
+    return sorted(p.stem for p in (root / labels[0]).glob("*.png"))
+
+
+def load_split_images(dataset: Path, split: str, labels: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """photo -> label -> full regenerated image, from a dataset made by `export.zoo build`."""
+    root = Path(dataset) / "images" / split
     images = {}
-    for photo in photos:
+    for photo in split_photos(dataset, split, labels):
         images[photo] = {}
         for label in labels:
             path = root / label / f"{photo}.png"

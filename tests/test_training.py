@@ -866,3 +866,15 @@ def test_format_prior_bench_writes_every_condition_and_strength(tiny_checkpoint,
                     "--output", str(tmp_path / "x.json")])
     assert "has 2 photos, fewer" in capsys.readouterr().err
     assert prior.main(["--model", str(tmp_path / "nope.pt"), "--dataset", str(tiny_dataset)]) == 2
+
+
+def test_split_photos_names_each_photo_once_and_refuses_a_missing_split(tiny_dataset):
+    from export.data import load_split_images, split_photos
+    from runtime.errors import InputError
+
+    labels = json.loads((tiny_dataset / "build.json").read_text())["labels"]
+    photos = split_photos(tiny_dataset, "val", labels)
+    assert len(photos) == 2 and photos == sorted(set(photos))
+    assert list(load_split_images(tiny_dataset, "val", labels)) == photos
+    with pytest.raises(InputError, match="no such split"):
+        split_photos(tiny_dataset, "nope", labels)
