@@ -47,10 +47,9 @@ def accuracy(log_probs, labels, offsets=0.0) -> float:
     return float(((log_probs + offsets).argmax(1) == labels).float().mean())
 
 
-def gain(fit: tuple, apply: tuple, strength: float) -> float:
-    """Accuracy on `apply` with offsets fitted on `fit` (each (log_probs, labels)), minus without."""
-    offsets = fit_offsets(*fit, strength)
-    return accuracy(*apply, offsets) - accuracy(*apply)
+def gain(offsets, log_probs, labels) -> float:
+    """Accuracy with `offsets` minus accuracy without."""
+    return accuracy(log_probs, labels, offsets) - accuracy(log_probs, labels)
 
 
 def cross_validated_gain(log_probs, labels, photos: list[str], strength: float, folds: int) -> float:
@@ -63,7 +62,8 @@ def cross_validated_gain(log_probs, labels, photos: list[str], strength: float, 
     total = 0.0
     for k in range(folds):
         held = fold == k
-        total += gain((log_probs[~held], labels[~held]), (log_probs[held], labels[held]), strength) * held.mean()
+        offsets = fit_offsets(log_probs[~held], labels[~held], strength)
+        total += gain(offsets, log_probs[held], labels[held]) * held.mean()
     return float(total)
 
 
@@ -114,14 +114,14 @@ def main(argv=None) -> int:
 
     rows = []
     for strength in args.strengths:
+        offsets = {name: fit_offsets(*pair("val", name), strength) for name in conditions}
         rows.append({
             "strength": strength,
             "val_cv_gain": {name: cross_validated_gain(*pair("val", name), data["val"][name]["photos"], strength,
                                                        args.folds) for name in conditions},
-            "test_gain": {name: gain(pair("val", name), pair("test", name), strength) for name in conditions},
-            "lossless_offsets_everywhere": {name: gain(pair("val", "lossless"), pair("test", name), strength)
-                                            for name in conditions},
-            "max_abs_lossless_offset": float(fit_offsets(*pair("val", "lossless"), strength).abs().max()),
+            "test_gain": {name: gain(offsets[name], *pair("test", name)) for name in conditions},
+            "lossless_offsets_everywhere": {name: gain(offsets["lossless"], *pair("test", name)) for name in conditions},
+            "max_abs_lossless_offset": float(offsets["lossless"].abs().max()),
         })
     chosen = max(rows, key=lambda row: sum(row["val_cv_gain"].values()))
     write_result(args.output, {
