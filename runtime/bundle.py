@@ -41,6 +41,7 @@ class Bundle:
     source: str
     revision: str | None
     manifest: dict
+    sha256: str  # of manifest.json, which lists every graph's sha256: names the whole bundle
 
     @property
     def labels(self) -> list[Label]:
@@ -94,6 +95,13 @@ def read_manifest(folder: Path) -> dict:
             or open_set["reference_tiles"] != int(open_set["reference_tiles"]) or open_set["reference_tiles"] < 1:
         raise BundleError(f"{path}: open_set must give rule {OPEN_SET_RULE!r}, a numeric threshold and a whole "
                           f"number of reference_tiles (at least 1), got {open_set!r}")
+    verdict = manifest.get("verdict")
+    if verdict is not None and not (
+            isinstance(verdict, dict) and is_number(verdict.get("accuse_above")) and is_number(verdict.get("real_below"))
+            and verdict["real_below"] <= verdict["accuse_above"] and isinstance(verdict.get("logistic"), dict)
+            and is_number(verdict["logistic"].get("slope")) and is_number(verdict["logistic"].get("intercept"))):
+        raise BundleError(f"{path}: verdict must give numeric accuse_above >= real_below and a logistic "
+                          f"{{slope, intercept}}, got {verdict!r}")
     return manifest
 
 
@@ -145,6 +153,7 @@ def load_bundle(source: str | Path | None = None, revision: str | None = None) -
             folder, source, revision = SHIPPED_DIR, str(SHIPPED_DIR), None
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
+    digest = sha256(folder / MANIFEST_NAME)
     logger.info("bundle %s%s: %d labels, tile %d", source, f"@{revision}" if revision else "",
                 len(manifest["labels"]), manifest["tile"]["size"])
-    return Bundle(folder=folder, source=str(source), revision=revision, manifest=manifest)
+    return Bundle(folder=folder, source=str(source), revision=revision, manifest=manifest, sha256=digest)
