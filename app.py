@@ -125,16 +125,18 @@ class ImageInput(gr.Image):
 
 # ---------------------------------------------------------------- formatting (plain data -> widgets)
 def verdict_markdown(result: dict, engine: Engine) -> str:
-    if result["unknown"]:
+    """The answer's headline first, then the closest known source and the evidence."""
+    head = f"### {result['headline']}"
+    if result["verdict"] == "generated":
+        head += f"\nFamily: **{result['family']}**"
+    elif result["verdict"] == "unknown":
         open_set = result["open_set"]
-        head = (f"### Unknown source\nNot one of the {len(engine.labels)} sources this model knows "
-                f"(closest: {result['display_name']}): the model is less sure of it than of its own "
-                f"reconstruction (score {open_set['score']:.2f}, threshold {open_set['threshold']:.2f}).")
-    elif result["is_real"]:
-        head = "### Camera / real photo\nNo known generator's fingerprint found."
-    else:
-        head = f"### {result['display_name']}\nFamily: **{result['family']}**"
-    notes = [f"Confidence **{result['confidence']:.1%}** over {len(result['tiles']['positions'])} tiles",
+        head += (f"\nClosest known source: {result['display_name']}; the model is less sure of it than of its own "
+                 f"reconstruction (score {open_set['score']:.2f}, threshold {open_set['threshold']:.2f}).")
+    elif result["verdict"] == "inconclusive":
+        head += f"\nLeans toward: {result['display_name']}."
+    notes = [f"Confidence **{result['confidence']:.1%}** (probability of this answer) over "
+             f"{len(result['tiles']['positions'])} tiles",
              f"{result['image_size'][1]}x{result['image_size'][0]} px"]
     if result["padded"]:
         notes.append(f"padded to one {result['tiles']['size']}-px tile (smaller than a tile)")
@@ -189,8 +191,9 @@ def upscale(picture: np.ndarray, factor: int = 4) -> np.ndarray:
 
 
 def summary_row(result: dict) -> dict:
-    return {"source": result["label"], "display_name": result["display_name"], "family": result["family"],
-            "unknown": result["unknown"], "confidence": round(result["confidence"], 4)}
+    return {"verdict": result["verdict"], "headline": result["headline"], "source": result["label"],
+            "display_name": result["display_name"], "confidence": round(result["confidence"], 4),
+            "unknown": result["unknown"], "family": result["family"]}
 
 
 # ---------------------------------------------------------------- the app

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from runtime.bundle import FORMAT_VERSION, MANIFEST_NAME, sha256
+from runtime.verdict import UNCALIBRATED
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +294,7 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
                               "([-1, 1] units) before it is added; a caller may pick another floor "
                               "within the range (lower: stronger)"},
         "open_set": open_set,
+        "verdict": dict(UNCALIBRATED),  # python -m export.verdict calibrates it on validation images
         "files": files,
         "opset": OPSET,
         "parity_tolerance": tolerance,

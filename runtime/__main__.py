@@ -19,8 +19,9 @@ from runtime.errors import BundleError, InputError
 from runtime.intake import save_png
 from runtime.provenance import read_file_provenance
 
-SUMMARY_KEYS = ("label", "display_name", "family", "is_real", "unknown", "confidence", "probabilities",
-                "open_set", "image_size", "padded", "provider", "seconds")
+SUMMARY_KEYS = ("verdict", "headline", "confidence", "label", "display_name", "family", "is_real", "unknown",
+                "p_generated", "evidence", "probabilities", "open_set", "image_size", "padded", "bundle", "provider",
+                "seconds")
 
 
 def summary(result: dict) -> dict:
@@ -45,8 +46,7 @@ def cmd_attribute(engine: Engine, args) -> int:
             if "error" in row:
                 print(f"{row['path']}: error: {row['error']}")
             else:
-                verdict = "unknown source" if row["unknown"] else row["display_name"]
-                print(f"{row['path']}: {verdict} ({row['family']}, confidence {row['confidence']:.3f}); "
+                print(f"{row['path']}: {row['headline']} ({row['verdict']}, confidence {row['confidence']:.3f}); "
                       f"metadata: {row['provenance']['summary']}")
     return 1 if failed else 0
 

@@ -27,6 +27,7 @@ from runtime.compression import Saving, jpeg_history, jpeg_saving
 from runtime.intake import Decoded, decode, read, to_rgb
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
+from runtime.verdict import UNCALIBRATED, decide, headline
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Engine:
         self.reference_tiles = int(manifest["open_set"]["reference_tiles"])
         self.scale = float(manifest["normalization"]["scale"])
         self.offset = float(manifest["normalization"]["offset"])
+        self.verdict_rule = manifest.get("verdict", UNCALIBRATED)
 
     @classmethod
     def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
@@ -215,19 +217,26 @@ class Engine:
         tile_logp = log_softmax(analysis.decision, axis=1)
         mean_logp = tile_logp.mean(0)
         probabilities = np.exp(log_softmax(mean_logp))
-        best = int(probabilities.argmax())
         energy = float(self.open_set_scores(analysis.logits).mean())
         reference_energy = float(self.open_set_scores(analysis.reference_logits).mean())
         score = energy - reference_energy
-        label = self.labels[best]
+        decided = decide(probabilities, [lab.name for lab in self.labels], self.real_index,
+                         score > self.threshold, self.verdict_rule)
+        label = self.labels[[lab.name for lab in self.labels].index(decided.label)]
         tile_best = tile_logp.argmax(1)
         return {
+            "verdict": decided.outcome,
+            "headline": headline(decided, label.display_name, len(self.generators)),
             "label": label.name,
             "display_name": label.display_name,
             "family": label.family,
-            "is_real": best == self.real_index,
-            "unknown": score > self.threshold,
-            "confidence": float(probabilities[best]),
+            "is_real": decided.outcome == "real",
+            "unknown": decided.outcome == "unknown",
+            "confidence": decided.confidence,
+            "p_generated": decided.p_generated,
+            "evidence": {"log_odds_generated": decided.log_odds, "accuse_above": self.verdict_rule["accuse_above"],
+                         "real_below": self.verdict_rule["real_below"]},
+            "bundle": self.bundle.sha256,
             "probabilities": {lab.name: float(p) for lab, p in zip(self.labels, probabilities)},
             "open_set": {"rule": OPEN_SET_RULE, "score": score, "threshold": self.threshold, "energy": energy,
                          "reference_energy": reference_energy,
@@ -245,8 +254,9 @@ class Engine:
         }
 
     def attribute(self, image) -> dict:
-        """Which source made `image`: label, display name, family, probabilities, `unknown`,
-        confidence, a per-tile map, the provider and the time taken."""
+        """Which source made `image`: the verdict (real, generated, unknown, inconclusive), its
+        headline and confidence, the closest known source (label, display name, family),
+        probabilities, a per-tile map, the bundle's sha256, the provider and the time taken."""
         return self.verdict(self.analyze(image))
 
     def attribute_batch(self, images) -> list[dict]:

@@ -40,7 +40,7 @@ def test_attribute_endpoint(client, labels):
                                                    api_name="/attribute")
     assert result["label"] in labels and result["image_size"] == [180, 256]
     assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-    assert result["display_name"] in verdict or "Unknown source" in verdict
+    assert verdict.startswith(f"### {result['headline']}") and result["bundle"] == load_bundle().sha256
     assert "neutral evidence" in provenance and result["provenance"]["items"] == []
     # the tile map: the image, and one half-opaque mask per source named on its tiles
     assert Image.open(tiles["image"]).size == (256, 180)
@@ -54,7 +54,8 @@ def test_attribute_endpoint(client, labels):
 def test_an_image_from_a_held_out_generator_is_shown_as_an_unknown_source(client):
     verdict, _provenance, _plot, _tiles, result = client.predict(
         handle_file(SAMPLES / "gan-bicubic--chelsea.png"), api_name="/attribute")
-    assert result["unknown"] and verdict.startswith("### Unknown source")
+    assert result["verdict"] == "unknown" and verdict.startswith(f"### {result['headline']}")
+    assert "not of any source this bundle knows" in result["headline"]
     assert f"score {result['open_set']['score']:.2f}, threshold {result['open_set']['threshold']:.2f}" in verdict
 
 

@@ -54,8 +54,11 @@ def test_attribute_returns_plain_data_with_a_tile_map(engine, sample):
     names = [label.name for label in engine.labels]
     assert result["label"] in names and result["provider"] == "CPUExecutionProvider"
     assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-5)
-    assert result["confidence"] == pytest.approx(max(result["probabilities"].values()))
-    assert result["probabilities"][result["label"]] == result["confidence"]
+    assert result["verdict"] in ("real", "generated", "unknown", "inconclusive") and result["headline"]
+    assert result["is_real"] == (result["verdict"] == "real") and result["unknown"] == (result["verdict"] == "unknown")
+    assert 0 <= result["confidence"] <= 1 and result["bundle"] == engine.bundle.sha256
+    if result["verdict"] == "generated":  # named: the most probable generator
+        assert result["label"] == max(engine.generators, key=result["probabilities"].get)
     tiles = result["tiles"]
     assert len(tiles["positions"]) == len(tiles["labels"]) == 15 * 15 and set(tiles["labels"]) <= set(names)
     assert result["image_size"] == [256, 256] and result["padded"] is False
@@ -228,9 +231,12 @@ def test_a_jpeg_input_is_compared_with_its_reconstruction_saved_with_the_same_ta
     assert np.abs(eight_bit - reference).max() > 0.1  # the JPEG re-save changed the reference
 
 
-def test_the_image_is_unknown_exactly_when_its_relative_score_is_above_the_threshold(bundle_copy, sample):
+def test_a_generators_trace_is_unknown_exactly_when_its_relative_score_is_above_the_threshold(bundle_copy, sample):
     score = Engine.load(bundle_copy, device="cpu").attribute(sample)["open_set"]["score"]
     manifest = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    # past the accusation bar whatever the evidence: then the open-set rule alone decides "unknown"
+    manifest["verdict"] = {"accuse_above": -1e9, "real_below": -1e9, "logistic": {"slope": 1.0, "intercept": 0.0},
+                           "calibration": {"note": "every image past the bar"}}
     for threshold, unknown in ((score - 1e-3, True), (score + 1e-3, False)):
         manifest["open_set"]["threshold"] = threshold
         (bundle_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
