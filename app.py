@@ -32,7 +32,7 @@ from gradio.data_classes import FileData
 
 from runtime import NEUTRAL, Engine, InputError
 from runtime.intake import MAX_FILE_BYTES, save_png
-from runtime.provenance import read_file_provenance
+from runtime.provenance import disagreement, read_file_provenance
 
 logger = logging.getLogger("app")
 
@@ -217,7 +217,11 @@ def build_demo(engine: Engine) -> gr.Blocks:
         result = engine.verdict(analysis)
         image = analysis.image[: result["image_size"][0], : result["image_size"][1]]
         provenance = call(read_file_provenance, image_path)
-        return (verdict_markdown(result, engine), provenance_markdown(provenance), probability_frame(result, engine),
+        evidence = provenance_markdown(provenance)
+        conflict = disagreement(result["verdict"], provenance)
+        if conflict:
+            evidence = f"**Metadata and pixels disagree.** {conflict}\n\n{evidence}"
+        return (verdict_markdown(result, engine), evidence, probability_frame(result, engine),
                 tile_map(image, result, engine, downloads), {**result, "provenance": provenance})
 
     def fingerprint(image_path):

@@ -149,6 +149,28 @@ def read_file_provenance(path) -> dict:
     return read_provenance(path.read_bytes(), str(path))
 
 
+def claim(provenance: dict) -> str | None:
+    """What the metadata claims about the image's origin: "generated", "camera" or None."""
+    summary = provenance["summary"]
+    if summary.startswith("The metadata claims generative AI") or \
+            (summary.startswith("C2PA") and any("AI" in kind or "generative" in kind.lower()
+                                                for kind in (provenance.get("c2pa") or {}).get("digital_source_types", []))):
+        return "generated"
+    return "camera" if summary == "The metadata claims a camera capture." else None
+
+
+def disagreement(verdict: str, provenance: dict) -> str | None:
+    """One line when the metadata's claim and the pixels' verdict disagree, else None."""
+    claimed = claim(provenance)
+    if claimed == "camera" and verdict in ("generated", "unknown"):
+        return ("The metadata claims a camera capture, but the pixels carry a generator's trace; metadata is easy "
+                "to copy or forge, the verdict reads the pixels alone.")
+    if claimed == "generated" and verdict == "real":
+        return ("The metadata claims generative AI, but the pixels carry no trace of a generator this bundle knows; "
+                "the verdict reads the pixels alone.")
+    return None
+
+
 def summarize(items: list[dict], c2pa_info: dict | None) -> str:
     """One line: what the metadata claims. Missing metadata is neutral evidence."""
     if c2pa_info and "claim_generator" in c2pa_info:

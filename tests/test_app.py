@@ -144,3 +144,14 @@ def test_every_picture_reaches_gradio_as_a_file_we_wrote(monkeypatch, tmp_path):
                 component.postprocess(value)
                 shown.add(type(component).__name__)
     assert {"TileMap", "Image", "ImageSlider"} <= shown
+
+
+def test_a_camera_exif_on_a_generated_image_is_called_out_beside_the_verdict(client, tmp_path):
+    """The same pixels as the sample (so the same verdict), with a camera's EXIF copied in."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 400D DIGITAL"
+    path = tmp_path / "copied-exif.png"
+    Image.open(SAMPLES / "gan-nearest--coffee.png").save(path, exif=exif)
+    _verdict, provenance, _plot, _tiles, result = client.predict(handle_file(path), api_name="/attribute")
+    assert result["verdict"] == "generated"
+    assert provenance.startswith("**Metadata and pixels disagree.** The metadata claims a camera capture")

@@ -129,6 +129,24 @@ def test_provenance_reads_camera_exif_and_says_missing_metadata_is_neutral():
     assert "neutral" in read_provenance(SAMPLE.read_bytes())["summary"] and read_provenance(SAMPLE.read_bytes())["c2pa"] is None
 
 
+def test_a_metadata_claim_that_disagrees_with_the_verdict_is_named_in_one_line():
+    from runtime.provenance import claim, disagreement
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 400D"
+    buffer = io.BytesIO()
+    Image.open(SAMPLE).convert("RGB").save(buffer, format="JPEG", exif=exif)
+    camera = read_provenance(buffer.getvalue())
+    generator = read_provenance(_png(parameters="a cat\nSteps: 20, Sampler: Euler a, Model: sd_xl_base_1.0"))
+    neutral = read_provenance(SAMPLE.read_bytes())
+    assert (claim(camera), claim(generator), claim(neutral)) == ("camera", "generated", None)
+    assert "claims a camera capture" in disagreement("generated", camera)
+    assert "claims a camera capture" in disagreement("unknown", camera)
+    assert "claims generative AI" in disagreement("real", generator)
+    assert all(disagreement(v, p) is None for v, p in [("real", camera), ("inconclusive", camera),
+                                                      ("generated", generator), ("generated", neutral)])
+
+
 def test_anonymized_output_keeps_no_metadata(tiny_bundle, tmp_path):
     exif = Image.Exif()
     exif[0x010F], exif[0x9286] = "Canon", b"ASCII\x00\x00\x00secret comment"
