@@ -123,8 +123,11 @@ def check_pools(images: list[PoolImage]) -> None:
         if owner != image.pool:
             raise InputError(f"{image.name}: the same file (sha256 {image.sha256[:12]}...) is in both the "
                              f"{owner} and {image.pool} pools")
+    pools_of_package: dict[tuple[str, str], set[str]] = {}
     for image in images:
-        owners = {other.pool for other in images if (other.ecosystem, other.package) == (image.ecosystem, image.package)}
+        pools_of_package.setdefault((image.ecosystem, image.package), set()).add(image.pool)
+    for image in images:
+        owners = pools_of_package[(image.ecosystem, image.package)]
         if image.pool in WHOLE_PACKAGE_POOLS and len(owners) > 1:
             raise InputError(f"{image.name}: package {image.package} is held out whole in the {image.pool} pool "
                              f"but also has images in {sorted(owners - {image.pool})}")

@@ -18,7 +18,6 @@ from PIL import Image
 
 from export.conditions import camera_template, condition_bytes, native_bytes
 from runtime.errors import InputError
-from runtime.verdict import log_odds_generated
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,10 @@ def outcome(result: dict) -> str:
     return "real" if result["is_real"] else "generated"
 
 
-def answer_row(engine, result: dict) -> dict:
+def answer_row(result: dict) -> dict:
     """What a row keeps of an answer: the outcome, the closest source, the evidence."""
-    names = [label.name for label in engine.labels]
-    probabilities = [result["probabilities"][name] for name in names]
     return {"outcome": outcome(result), "label": result["label"], "confidence": round(result["confidence"], 4),
-            "log_odds": round(log_odds_generated(probabilities, engine.real_index), 4),
+            "log_odds": round(result["evidence"]["log_odds_generated"], 4),
             "open_set_flag": result["open_set"]["score"] > result["open_set"]["threshold"],
             "p_generated": result.get("p_generated"),
             "seconds": result["seconds"], "pixels": result["image_size"]}
@@ -119,7 +116,7 @@ def measure(engine, items: list[Item], conditions: list[str], cache_path: Path |
                 data = condition_bytes(native, condition, item.group == "camera", template)
                 digest = hashlib.sha256(data).hexdigest()
                 if digest not in by_input:
-                    by_input[digest] = {"input_sha256": digest, **answer_row(engine, engine.attribute(data))}
+                    by_input[digest] = {"input_sha256": digest, **answer_row(engine.attribute(data))}
                 cache[key] = {**by_input[digest], "key": key, "bundle_sha256": engine.bundle.sha256}
                 if cache_path is not None:
                     cache_path.parent.mkdir(parents=True, exist_ok=True)

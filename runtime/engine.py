@@ -220,9 +220,9 @@ class Engine:
         energy = float(self.open_set_scores(analysis.logits).mean())
         reference_energy = float(self.open_set_scores(analysis.reference_logits).mean())
         score = energy - reference_energy
-        decided = decide(probabilities, [lab.name for lab in self.labels], self.real_index,
-                         score > self.threshold, self.verdict_rule)
-        label = self.labels[[lab.name for lab in self.labels].index(decided.label)]
+        names = [lab.name for lab in self.labels]
+        decided = decide(probabilities, names, self.real_index, score > self.threshold, self.verdict_rule)
+        label = self.labels[names.index(decided.label)]
         tile_best = tile_logp.argmax(1)
         return {
             "verdict": decided.outcome,

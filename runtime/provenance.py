@@ -150,13 +150,15 @@ def read_file_provenance(path) -> dict:
 
 
 def claim(provenance: dict) -> str | None:
-    """What the metadata claims about the image's origin: "generated", "camera" or None."""
-    summary = provenance["summary"]
-    if summary.startswith("The metadata claims generative AI") or \
-            (summary.startswith("C2PA") and any("AI" in kind or "generative" in kind.lower()
-                                                for kind in (provenance.get("c2pa") or {}).get("digital_source_types", []))):
+    """What the metadata claims about the image's origin: "generated", "camera" or None (what
+    `summarize` words; a C2PA manifest claims "generated" when a source type names AI)."""
+    c2pa_info = provenance.get("c2pa") or {}
+    if "claim_generator" in c2pa_info:
+        kinds = c2pa_info["digital_source_types"]
+        return "generated" if any("AI" in kind or "generative" in kind.lower() for kind in kinds) else None
+    if generator_items(provenance["items"]):
         return "generated"
-    return "camera" if summary == "The metadata claims a camera capture." else None
+    return "camera" if claims_camera(provenance["items"]) else None
 
 
 def disagreement(verdict: str, provenance: dict) -> str | None:
@@ -171,17 +173,26 @@ def disagreement(verdict: str, provenance: dict) -> str | None:
     return None
 
 
+def generator_items(items: list[dict]) -> list[dict]:
+    """The metadata fields that name a generator or generative AI."""
+    return [i for i in items if i["suggests"].startswith(("AUTOMATIC1111", "ComfyUI", "names a generator"))
+            or "generative AI" in i["suggests"] or "AI model" in i["suggests"]]
+
+
+def claims_camera(items: list[dict]) -> bool:
+    return any(i["field"] in ("Make", "Model") or "camera" in i["suggests"] for i in items)
+
+
 def summarize(items: list[dict], c2pa_info: dict | None) -> str:
     """One line: what the metadata claims. Missing metadata is neutral evidence."""
     if c2pa_info and "claim_generator" in c2pa_info:
         kinds = ", ".join(c2pa_info["digital_source_types"]) or "no declared source type"
         return (f"C2PA manifest ({c2pa_info['validation_state']}) from {c2pa_info['claim_generator'] or 'an unnamed tool'}: "
                 f"{kinds}")
-    ai = [i for i in items if i["suggests"].startswith(("AUTOMATIC1111", "ComfyUI", "names a generator"))
-          or "generative AI" in i["suggests"] or "AI model" in i["suggests"]]
+    ai = generator_items(items)
     if ai:
         return f"The metadata claims generative AI ({ai[0]['kind']} {ai[0]['field']}: {ai[0]['suggests']})."
-    if any(i["field"] in ("Make", "Model") or "camera" in i["suggests"] for i in items):
+    if claims_camera(items):
         return "The metadata claims a camera capture."
     if items:
         return "Some metadata, none of it about the image's origin."
