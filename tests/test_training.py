@@ -97,6 +97,22 @@ def test_the_relative_rule_threshold_leaves_the_quantile_of_known_images_below_i
     assert called_unknown(np.array([entry["threshold"], entry["threshold"] + 1e-6]), entry["threshold"]) == 0.5
 
 
+def test_arrival_augment_draws_each_way_photos_arrive_alike_for_every_class(tiny_dataset, tmp_path):
+    from export.augment import ARRIVAL_FAMILIES
+    from export.train import train_tile_arrays
+
+    labels, _held_out = known_labels(tiny_dataset)
+    config = replace(tiny_config(tiny_dataset, tmp_path), augment="arrival", augment_draws=len(ARRIVAL_FAMILIES))
+    xs, ys, contents, _photos = train_tile_arrays(config, labels)
+    benchmark, _ys, _contents, _photos = train_tile_arrays(replace(config, augment="benchmark"), labels)
+    assert xs.dtype == np.uint8 and xs.shape[1:] == (32, 32, 3)
+    # content-matched: each content holds one tile of every class, under one and the same arrival
+    for content in np.unique(contents)[:20]:
+        assert sorted(ys[contents == content].tolist()) == list(range(len(labels)))
+    # the ways photos arrive include downscales: fewer tiles fit than under the benchmark's draws
+    assert len(xs) != len(benchmark)
+
+
 def test_supervised_contrastive_prefers_grouped_features():
     groups = torch.tensor([0, 0, 1, 1, 2, 2])
     grouped = torch.eye(3)[groups] + 0.01 * torch.randn(6, 3)
@@ -127,7 +143,7 @@ def test_fisher_ratio_loss_is_minus_the_log_of_the_reported_ratio_and_falls_as_c
 def test_finetune_from_starts_phase_1_from_a_checkpoint_and_calibrates_afresh(tiny_dataset, tiny_checkpoint, tmp_path):
     """--finetune-from: phase 1 (here with the Fisher term) moves the checkpoint's own weights, not
     fresh ones; the run calibrates again, continues G's trace branch and records its source."""
-    from export.train import TrainConfig, phase1_loss
+    from export.train import phase1_loss
     from runtime.errors import InputError
 
     source_model, source = load_model(tiny_checkpoint)
@@ -212,7 +228,7 @@ def test_neutral_loss_away_pushes_the_true_source_and_real_down():
 
 
 @pytest.mark.parametrize("flag, value", [("--ablation", "no-decoupling"), ("--cf-objective", "softmax"),
-                                         ("--outliers", "noise")])
+                                         ("--outliers", "noise"), ("--augment", "webp")])
 def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
     from export.train import parse_config
 

@@ -169,6 +169,35 @@ def test_train_scales_add_train_photos_and_leave_val_and_test_alone(tmp_path):
     assert json.loads((tmp_path / "multi" / "build.json").read_text())["train_scales"] == [0.35]
 
 
+def test_native_crop_adds_each_train_photo_at_full_resolution_and_keeps_its_cameras_tables(tmp_path):
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    for k in range(9):
+        pixels = rng.integers(0, 255, (150, 190, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"p{k}.jpg", "JPEG", quality=88, subsampling=2, exif=exif)
+    args = dict(photos_dir=folder, generators=["real", "gan-nearest"], tile=32, stride=32)
+    build(tmp_path / "plain", **args)
+    build(tmp_path / "native", **args, native_crop=96)
+    plain, native = read_index(tmp_path / "plain"), read_index(tmp_path / "native")
+    for split in ("val", "test"):
+        assert [r for r in native if r["split"] == split] == [r for r in plain if r["split"] == split]
+    train = sorted({r["photo"] for r in plain if r["split"] == "train"})
+    assert sorted({r["photo"] for r in native if r["split"] == "train"}) == sorted(train + [f"{p}-native" for p in train])
+    crop = read_image(tmp_path / "native" / "images" / "train" / "real" / f"{train[0]}-native.png")
+    original = read_image(folder / f"{train[0]}.jpg")
+    assert crop.shape == (96, 96, 3)  # (150 - 96) // 2 = 27 and (190 - 96) // 2 = 47, on the 16 grid: 16, 32
+    assert np.array_equal(crop, original[16:112, 32:128])
+    settings = json.loads((tmp_path / "native" / "build.json").read_text())
+    assert settings["native_crop"] == 96 and len(settings["camera_tables"]) == 1
+    assert settings["camera_tables"][0]["subsampling"] == 2 and len(settings["camera_tables"][0]["qtables"]) == 2
+    assert json.loads((tmp_path / "plain" / "build.json").read_text())["native_crop"] == 0
+    with pytest.raises(InputError, match="at least a tile"):
+        build(tmp_path / "bad", **args, native_crop=16)
+
+
 def test_build_from_a_users_folder(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
