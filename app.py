@@ -37,7 +37,7 @@ from runtime.provenance import disagreement, read_file_provenance
 logger = logging.getLogger("app")
 
 TITLE = "Causal fingerprint: which generative model made this image?"
-SAMPLES = Path(__file__).parent / "tests" / "data" / "samples"
+EXAMPLES = Path(__file__).parent / "examples"
 CONCURRENCY = int(os.environ.get("APP_CONCURRENCY", "2"))
 # Uploads (gradio's cache) and the files we write are removed once older than this.
 TEMP_MAX_AGE_S = int(os.environ.get("APP_TEMP_MAX_AGE_S", "900"))
@@ -271,7 +271,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
         return (table, downloads.text(buffer.getvalue(), "attribution.csv"),
                 downloads.text(json.dumps(rows, indent=1), "attribution.json"), rows)
 
-    examples = sorted(str(p) for p in SAMPLES.glob("*.png"))
+    examples = sorted(str(p) for p in EXAMPLES.glob("*.png"))
     with gr.Blocks(title=TITLE, delete_cache=(max(10, TEMP_MAX_AGE_S // 3), TEMP_MAX_AGE_S)) as demo:
         gr.Markdown(f"# {TITLE}\nDrop an image: the model names the generator whose *causal fingerprint* "
                     "it carries, shows that fingerprint, and can remove it in one click.")

@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 4
 OPEN_SET_RULE = "relative"
 MANIFEST_NAME = "manifest.json"
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights"
+# A source checkout's weights/; `pip install .` puts the same files in runtime/weights/.
+_INSTALLED = Path(__file__).resolve().parent / "weights"
+SHIPPED_DIR = _INSTALLED if (_INSTALLED / MANIFEST_NAME).is_file() else Path(__file__).resolve().parents[1] / "weights"
 GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")
 REQUIRED_KEYS = ("format_version", "tile", "normalization", "labels", "real_label", "spaces",
                  "fingerprint", "anonymize", "open_set", "files")

@@ -33,6 +33,10 @@ def test_page_and_named_endpoints(app_url, client):
     assert strongest in json.dumps(config) and "guarantee against every detector" in json.dumps(config)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/attribute", "/fingerprint", "/anonymize", "/batch"} <= set(endpoints)
+    # the examples come from examples/, never from the tests' data
+    examples = sorted(p.name for p in (ROOT / "examples").glob("*.png"))
+    assert len(examples) >= 6 and all(name in json.dumps(config) for name in examples)
+    assert "tests/data" not in json.dumps(config)
 
 
 def test_attribute_endpoint(client, labels):
@@ -53,7 +57,7 @@ def test_attribute_endpoint(client, labels):
 
 def test_an_image_from_a_held_out_generator_is_shown_as_an_unknown_source(client):
     verdict, _provenance, _plot, _tiles, result = client.predict(
-        handle_file(SAMPLES / "gan-bicubic--chelsea.png"), api_name="/attribute")
+        handle_file(SAMPLES / "ldm-kl-wide--chelsea.png"), api_name="/attribute")
     assert result["verdict"] == "unknown" and verdict.startswith(f"### {result['headline']}")
     assert "not of any source this bundle knows" in result["headline"]
     assert f"score {result['open_set']['score']:.2f}, threshold {result['open_set']['threshold']:.2f}" in verdict
