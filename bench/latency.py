@@ -59,7 +59,7 @@ class TorchEngine:
         import torch
 
         from export.reconstructor import load_reconstructor
-        from export.train import load_model
+        from export.checkpoints import load_model
 
         self.torch = torch
         self.engine = engine
@@ -121,7 +121,7 @@ def side_by_side(runs: dict, repeats: int, pause: float = 0.05) -> dict:
 
 
 def main(argv=None) -> int:
-    from export.train import PUBLISHED
+    from export.config import PUBLISHED
     from runtime.engine import Engine
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -29,7 +29,7 @@ def checkpoints_parser(description: str, root: Path, output_name: str):
     parser.add_argument("checkpoints", type=Path, nargs="+", help="model.pt files of `python -m export.train`")
     parser.add_argument("--dataset", type=Path, default=root / "data" / "zoo")
     parser.add_argument("--split", default="val", choices=("val", "test"))
-    parser.add_argument("--output", type=Path, default=root / "bench" / "results" / output_name)
+    parser.add_argument("--output", type=Path, default=root / "bench" / "experiments" / "results" / output_name)
     return parser
 
 
@@ -55,22 +55,22 @@ def write_comparison(script: str, args, argv: list[str] | None, rows: list[dict]
 
 
 def open_set_parser(description: str, root: Path, output_name: str):
-    """The arguments of an open-set bench: --model, --dataset, --output (bench/results/output_name)."""
+    """The arguments of an open-set bench: --model, --dataset, --output (bench/experiments/results/output_name)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=root / "export" / "assets" / "causal-fingerprint.pt")
     parser.add_argument("--dataset", type=Path, default=root / "data" / "zoo")
-    parser.add_argument("--output", type=Path, default=root / "bench" / "results" / output_name)
+    parser.add_argument("--output", type=Path, default=root / "bench" / "experiments" / "results" / output_name)
     return parser
 
 
 def load_held_out_model(model: Path, dataset: Path):
-    """export.train.load_model_on(model, dataset), or None after one error line when a file is
+    """export.checkpoints.load_model_on(model, dataset), or None after one error line when a file is
     missing or the dataset holds no member out to measure the open set on."""
     import sys
 
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     if refuse_missing([dataset / "build.json", model]):
         return None

@@ -137,7 +137,7 @@ class DctLinearJudge(nn.Module):
     near-zero coefficients would give gradients up to 1e6 that 8-bit rounding makes meaningless.
     Input: float tiles (N, 3, S, S) in [-1, 1]; output: logits (N, K)."""
 
-    EPS = 1e-6  # DctLinear's: the near-zero coefficients carry its evidence (bench/results/judge_fidelity.json)
+    EPS = 1e-6  # DctLinear's: the near-zero coefficients carry its evidence (bench/experiments/results/judge_fidelity.json)
     GRAD_EPS = 1e-3  # about one 8-bit rounding step's noise in an orthonormal DCT coefficient (1/255/sqrt(12))
 
     def __init__(self, tile: int, num_classes: int, eps: float = EPS, grad_eps: float = GRAD_EPS):

@@ -64,7 +64,7 @@ def run_chain(config, stages=CHAIN) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from export.train import TrainConfig
+    from export.config import TrainConfig
 
     parser = argparse.ArgumentParser(prog="python -m export.chain", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="a dataset built by `export.zoo build` (its build.json at least)")

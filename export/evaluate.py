@@ -119,7 +119,7 @@ def baseline_train_tiles(dataset: Path, labels: list[str], tile: int):
 def generated_tiles(config, reconstructor, split: str, labels: list[str]):
     """A split's tiles of the known generators on a tile-aligned grid (what anonymization is
     measured on: every pixel once, no "real")."""
-    from export.train import build_eval_tiles
+    from export.trainset import build_eval_tiles
 
     tiles = build_eval_tiles(config, reconstructor, split, labels, stride=config.tile)
     return _strip(tiles, tiles.labels.numpy() != labels.index("real"))
@@ -164,7 +164,7 @@ def anonymization(model, state, reconstructor, tiles, judges: dict, strongest: s
 
     from export.open_set import called_unknown, relative_scores
     from export.tiles import to_pixels
-    from export.train import counterfactual
+    from export.phase2 import counterfactual
     from runtime.engine import max_change_rms
 
     labels = state["labels"]
@@ -232,7 +232,9 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     from export.augment import ROBUSTNESS, jpeg
     from export.baselines import DctLinear, NoiseCorrelation, PixelCNN
     from export.open_set import calibrate_relative
-    from export.train import build_eval_tiles, fingerprints, load_model, load_model_on
+    from export.checkpoints import load_model, load_model_on
+    from export.train import fingerprints
+    from export.trainset import build_eval_tiles
 
     started = time.time()
     model, state, config, reconstructor = load_model_on(model_path, dataset)
@@ -313,7 +315,8 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     held-out images are named."""
     from export.open_set import (calibrate_relative, called_unknown, image_means, relative_scores,
                                  tile_majority_called_unknown)
-    from export.train import build_eval_tiles, fingerprints
+    from export.train import fingerprints
+    from export.trainset import build_eval_tiles
 
     if not held_out:
         return {"auroc": None, "note": "no held-out members in this dataset"}
@@ -484,7 +487,7 @@ def figures(result: dict, mu: np.ndarray, y: np.ndarray, examples: dict, generat
 
 
 def main(argv: list[str] | None = None) -> int:
-    from export.train import PUBLISHED, PUBLISHED_ABLATION
+    from export.config import PUBLISHED, PUBLISHED_ABLATION
 
     parser = argparse.ArgumentParser(prog="python -m export.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path("data/zoo"))

@@ -143,7 +143,7 @@ class TraceDecoder(nn.Module):
         # difference of two passes, and near-equal gains would leave it stuck near zero.
         nn.init.normal_(self.gains.weight, std=0.5 / (config.fingerprint_dim + config.content_dim) ** 0.5)
         self.out = nn.Conv2d(width, 3, 3, padding=1, bias=False)
-        # The output's overall scale, kept out of the trained weights (export.train.settle_trace_scale
+        # The output's overall scale, kept out of the trained weights (export.phase2.settle_trace_scale
         # sets it): Adam steps a weight by about lr whatever its size, so a weight scaled far down
         # would be wrecked by the first step of a run that continues it.
         self.register_buffer("conv_scale", torch.ones(()))

@@ -4,11 +4,11 @@ A tile's energy -logsumexp(f-head logits) depends on the photo as much as on the
 threshold on it, calibrated on some photos, flags almost nothing on others. The rule compares an
 image with its own reconstruction R(x) saved as 8-bit: the same content with the reconstructor's
 trace (the runtime saves a JPEG file's reconstruction with the file's own tables: a JPEG re-save
-raises every source's energy, bench/results/open_set_runtime.json). An image's `relative` score
+raises every source's energy, bench/experiments/results/open_set_runtime.json). An image's `relative` score
 is the mean energy of its tiles minus the mean energy of their reconstructions' tiles (each
 attributed through the whole pipeline, as the runtime does); "unknown source" when it is above
 a threshold, the `open_set_quantile` of the known sources' validation images. The held-out zoo
-members are never used to set it (bench/results/open_set_reference.json measured it against
+members are never used to set it (bench/experiments/results/open_set_reference.json measured it against
 the tile-majority rule).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ RULE = "relative"
 # The runtime attributes the reconstructions of at most this many tiles of an image, spread evenly.
 # Calibration and evaluation use every tile of their images (at most 64 in the zoos). On 24
 # validation photos a reference of 16 tiles loses 0.002 of image AUROC to every tile's (0.861 vs
-# 0.862) and calls as many known images unknown (bench/results/open_set_reference_tiles_xv.json),
+# 0.862) and calls as many known images unknown (bench/experiments/results/open_set_reference_tiles_xv.json),
 # and the second pass costs a quarter of the first on a 512x512 image instead of all of it.
 REFERENCE_TILES = 16
 DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) minus that of its own "
@@ -76,7 +76,7 @@ def relative_scores(model, reconstructor, tiles, save=None, logits=None) -> dict
 def calibrate_relative(model, reconstructor, config, labels: list[str]) -> dict:
     """The rule's threshold: the `config.open_set_quantile` of the relative scores of the known
     sources' validation images. Returns the manifest's `open_set` entry."""
-    from export.train import build_eval_tiles
+    from export.trainset import build_eval_tiles
 
     scores = relative_scores(model, reconstructor, build_eval_tiles(config, reconstructor, "val", labels))
     return manifest_entry(scores["image_relative"], config.open_set_quantile)

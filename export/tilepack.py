@@ -64,7 +64,8 @@ def pack(dataset: Path, output: Path, count: int, generated_only: bool, max_byte
          config=None) -> dict:
     """Cut the train tiles as `export.train` with `config` would, write a sample of `count` as a
     pack (fewer, by the ratio overshot, until the PNG is at most `max_bytes`). Returns the index."""
-    from export.train import TrainConfig, known_labels, train_tile_arrays
+    from export.config import TrainConfig
+    from export.trainset import known_labels, train_tile_arrays
 
     config = config or TrainConfig(dataset=str(dataset))
     labels, _ = known_labels(dataset)
@@ -106,7 +107,7 @@ def unpack(folder: Path, output: Path, device: str = "auto", reconstructor_sourc
 
     from export.data import make_tileset
     from export.reconstructor import load_reconstructor
-    from export.train import torch_device
+    from export.config import torch_device
 
     tiles, index = read_pack(folder)
     reconstructor = load_reconstructor(reconstructor_source or None).to(torch_device(device))
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 def pack_command(args) -> None:
     from dataclasses import replace
 
-    from export.train import TrainConfig, load_or_fit_judges
+    from export.config import TrainConfig
+    from export.judges import load_or_fit_judges
 
     config = TrainConfig(dataset=str(args.dataset), seed=args.seed)
     if args.tiles_per_megapixel is not None:

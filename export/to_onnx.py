@@ -192,7 +192,7 @@ def dataset_tiles(dataset: Path, split: str, labels: list[str], tile: int, strid
 
 def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """c0: the mean content code over tiles, the "no particular scene" input of G(f, c0)."""
-    from export.train import reencode
+    from export.phase2 import reencode
 
     with torch.no_grad():
         codes = [reencode(model, reconstructor, x[i : i + batch])["content"] for i in range(0, len(x), batch)]
@@ -312,7 +312,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
                   tolerance: float = PARITY_TOLERANCE, parity_tiles: int = 64) -> dict:
     """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest."""
     from export.open_set import calibrate_relative
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     model, state, config, reconstructor = load_model_on(checkpoint, dataset)
     labels = state["labels"]
@@ -346,7 +346,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    from export.train import PUBLISHED
+    from export.config import PUBLISHED
     from runtime.errors import InputError
 
     parser = argparse.ArgumentParser(prog="python -m export.to_onnx", description=__doc__.split("\n")[0])

@@ -15,7 +15,7 @@ from scipy.fft import dctn
 # quality whose re-save error is below HISTORY_DIP_RATIO times the next one's is the image's, on
 # a centre crop of at most HISTORY_CROP pixels whose corner is on the image's 8x8 block grid
 # (jpeg_grid: a JPEG cropped since it was saved keeps its blocks, shifted). On the zoo
-# (bench/results/jpeg_history.json) a clean image's ratio stays above it and a JPEG's below.
+# (bench/experiments/results/jpeg_history.json) a clean image's ratio stays above it and a JPEG's below.
 HISTORY_QUALITIES = range(30, 97)
 HISTORY_CROP = 256
 HISTORY_DIP_RATIO = 0.85

@@ -24,13 +24,16 @@ def run_module(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def load_bench(name: str):
-    """A bench/ script as a module (report.py beside it importable, as when run as a script)."""
+    """A bench/ or bench/experiments/ script as a module (report.py beside it importable, as when run as a script)."""
     import importlib.util
     import sys
 
     if str(ROOT / "bench") not in sys.path:
         sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    path = ROOT / "bench" / f"{name}.py"
+    if not path.is_file():  # an experiment's script
+        path = ROOT / "bench" / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -76,7 +79,7 @@ TINY_ZOO = ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae", "gan-bicubic"]
 
 
 def tiny_config(dataset: Path, output: Path):
-    from export.train import TrainConfig
+    from export.config import TrainConfig
 
     return TrainConfig(dataset=str(dataset), output=str(output), tile=32, steps=80, contents_per_batch=4,
                        tiles_per_megapixel=400, augment_draws=1, cf_steps=4, cf_batch=8,

@@ -1,4 +1,5 @@
-"""Every bench/ script starts the way the README runs it: `python bench/NAME.py`, from any folder,
+"""Every bench/ and bench/experiments/ script starts the way it is run, `python bench/NAME.py` or
+`python bench/experiments/NAME.py`, from any folder,
 with nothing on PYTHONPATH (the script finds the project itself)."""
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import pytest
 from conftest import load_bench
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if "__main__" in p.read_text())
+SCRIPTS = sorted(p.relative_to(ROOT / "bench").as_posix() for p in [*(ROOT / "bench").glob("*.py"),
+                 *(ROOT / "bench" / "experiments").glob("*.py")] if "__main__" in p.read_text())
 
 
-def test_every_bench_script_is_listed():
+def test_every_bench_script_is_listed_and_the_product_benchmarks_stay_few():
     assert "extra_photos.py" in SCRIPTS and "report.py" not in SCRIPTS  # report.py is their shared module
+    assert "experiments/anonymize_val.py" in SCRIPTS
+    assert len(list((ROOT / "bench").glob("*.py"))) <= 10  # experiments live under bench/experiments/
 
 
 def test_every_bench_records_its_command_line_the_same_way(monkeypatch):

@@ -10,8 +10,10 @@ import torch
 
 from export.chain import Stage, run_chain, stage_path
 from export.tilepack import from_mosaic, pack, read_pack, to_mosaic, unpack
-from export.train import (TrainConfig, known_labels, load_model, load_or_fit_judges, torch_device,
-                          train_tile_arrays)
+from export.checkpoints import load_model
+from export.config import TrainConfig, torch_device
+from export.judges import load_or_fit_judges
+from export.trainset import known_labels, train_tile_arrays
 from runtime.errors import InputError
 from tests.conftest import run_module, tiny_config
 

@@ -8,7 +8,8 @@ from conftest import run_module
 from export.open_set import calibrate_relative
 from export.reconstructor import load_reconstructor
 from export.to_onnx import OPSET, ParityError, build_graphs, check_parity, dataset_tiles, export_graph
-from export.train import load_model, load_model_on, reencode
+from export.checkpoints import load_model, load_model_on
+from export.phase2 import reencode
 from runtime.bundle import GRAPHS, read_manifest, sha256
 from runtime.engine import Engine
 

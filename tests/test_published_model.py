@@ -10,7 +10,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from export.data import cut_tiles, grid_positions, make_tileset
 from export.generators import listing
 from export.reconstructor import load_reconstructor
-from export.train import PUBLISHED, counterfactual, load_model
+from export.checkpoints import load_model
+from export.config import PUBLISHED
+from export.phase2 import counterfactual
 from runtime.engine import max_change_rms
 from runtime.intake import read_image
 
@@ -93,7 +95,7 @@ def test_committed_results_have_every_key():
 
 def test_shipped_model_came_from_xv_phase1_through_the_chain_and_the_chain_trained_its_trace_branch(committed):
     """The shipped checkpoint is the five-stage counterfactual chain (export.chain) from xv-phase1.pt
-    (phase 1 on zoo-xv; bench/results/anonymize_val_xv_chain.json), as its own history records."""
+    (phase 1 on zoo-xv; bench/experiments/results/anonymize_val_xv_chain.json), as its own history records."""
     from export.chain import CHAIN
 
     _chain_model, chain, _tiles = committed
@@ -101,14 +103,14 @@ def test_shipped_model_came_from_xv_phase1_through_the_chain_and_the_chain_train
     stages = [(c["cf_steps"], c["w_judge"], c["judges"]) for c in reversed(history[:len(CHAIN)])]
     assert stages == [(s.cf_steps, s.w_judge, s.judges) for s in CHAIN]
     assert chain["continued_from"][-1]["checkpoint"] == "export/assets/candidates/xv-phase1.pt"
-    measured = json.loads((ROOT / "bench" / "results" / "anonymize_val_xv_chain.json").read_text())["checkpoints"]
+    measured = json.loads((ROOT / "bench" / "experiments" / "results" / "anonymize_val_xv_chain.json").read_text())["checkpoints"]
     assert [row["cf_steps"] for row in measured] == [CHAIN[0].cf_steps, CHAIN[-1].cf_steps]
 
 
 def test_shipped_ablation_saw_the_same_photos_and_tiles_as_the_shipped_model(committed):
     """The residual-only ablation the evaluation compares with is trained like the shipped model's
     phase 1 (same dataset and tile budget), so what it lacks is decoupling and the other spaces."""
-    from export.train import PUBLISHED_ABLATION
+    from export.config import PUBLISHED_ABLATION
 
     _, ablation = load_model(PUBLISHED_ABLATION)
     _, shipped, _tiles = committed

@@ -175,7 +175,7 @@ def test_unknown_source_compares_the_image_with_its_own_reconstruction_as_torch_
                                                                                       tiny_dataset):
     from export.data import make_tileset
     from export.open_set import tile_energies
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     model, _state, _config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
     analysis = engine.analyze(sample)
@@ -197,7 +197,7 @@ def test_a_jpeg_input_is_compared_with_its_reconstruction_saved_with_the_same_ta
                                                                                      tiny_dataset):
     from export.data import make_tileset
     from export.open_set import tile_energies
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
     from runtime.intake import decode
 
     buffer = io.BytesIO()

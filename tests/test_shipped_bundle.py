@@ -9,7 +9,9 @@ import torch
 from conftest import ROOT
 from export.open_set import REFERENCE_TILES
 from export.reconstructor import load_reconstructor
-from export.train import PUBLISHED, load_model, reencode
+from export.checkpoints import load_model
+from export.config import PUBLISHED
+from export.phase2 import reencode
 from runtime.bundle import load_bundle, sha256
 from runtime.engine import Engine
 
@@ -18,7 +20,7 @@ SAMPLES = sorted((ROOT / "tests" / "data" / "samples").glob("*.png"))
 # Measured on the 18 generated known-source samples: the share of tiles attributed to the true
 # source falls from 0.98 to 0.11 under neutral anonymization at the default 35.2 dB floor (2 of
 # the 18 whole images still name their source; on the 54 of the test photos, 0.19 of tiles and
-# 9 images: bench/results/anonymize_strength.json).
+# 9 images: bench/experiments/results/anonymize_strength.json).
 TILE_SHARE_DROP_AT_LEAST = 0.5
 GOLDEN = {Path(row["path"]).name: row for row in json.loads((ROOT / "tests" / "data" / "golden.json").read_text())}
 
@@ -77,7 +79,7 @@ def test_onnx_and_torch_make_the_same_anonymizing_change(engine, published):
     """G's trace branch sums terms of a few hundred that cancel to a change of about 0.2 before the
     budget scales it down, so the decoder's parity is checked where it matters: on the change the
     runtime adds, each tile's G(neutral) - G(f) clipped to the manifest's budget, in grey levels."""
-    from export.train import clip_change
+    from export.phase2 import clip_change
 
     model, _state = published
     for path in SAMPLES[::6]:
@@ -149,7 +151,7 @@ def test_a_lower_psnr_floor_makes_a_stronger_change_within_its_bound(engine):
 
 
 def test_a_known_sources_jpeg_is_seldom_called_unknown_once_its_reference_is_saved_alike(engine, tmp_path):
-    # bench/results/open_set_runtime.json: at quality 90, 0.150 of known test images are called
+    # bench/experiments/results/open_set_runtime.json: at quality 90, 0.150 of known test images are called
     # unknown with the file's own tables on the reference, against 0.500 with an 8-bit reference.
     import io
 

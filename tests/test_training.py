@@ -13,8 +13,9 @@ from export.evaluate import run as evaluate_run
 from export.losses import fisher_ratio_loss, supervised_contrastive
 from export.model import CausalFingerprintModel
 from export.reconstructor import load_reconstructor
-from export.train import (build_train_tiles, known_labels, load_model,
-                          model_config_for, run, train_phase1)
+from export.checkpoints import load_model, model_config_for
+from export.train import run, train_phase1
+from export.trainset import build_train_tiles, known_labels
 
 from conftest import load_bench, tiny_config
 
@@ -99,7 +100,7 @@ def test_the_relative_rule_threshold_leaves_the_quantile_of_known_images_below_i
 
 def test_arrival_augment_draws_each_way_photos_arrive_alike_for_every_class(tiny_dataset, tmp_path):
     from export.augment import ARRIVAL_FAMILIES
-    from export.train import train_tile_arrays
+    from export.trainset import train_tile_arrays
 
     labels, _held_out = known_labels(tiny_dataset)
     config = replace(tiny_config(tiny_dataset, tmp_path), augment="arrival", augment_draws=len(ARRIVAL_FAMILIES))
@@ -172,7 +173,7 @@ def test_counterfactual_decoder_identity_and_zero_residual(tiny_checkpoint, tiny
     """G(f, c, r) - G(f, c, r) is zero (x_cf = x when the target is the source), a zero residual
     leaves only the VAE decoder G(f, c), and the trained trace branch does move a real residual."""
     from export.to_onnx import dataset_tiles
-    from export.train import counterfactual, reencode
+    from export.phase2 import counterfactual, reencode
 
     model, state = load_model(tiny_checkpoint)
     x = dataset_tiles(tiny_dataset, "test", state["labels"], 32, 32)[:16]
@@ -208,7 +209,7 @@ def test_decision_heads_are_the_subset_most_accurate_on_validation():
 
 
 def test_neutral_loss_away_pushes_the_true_source_and_real_down():
-    from export.train import neutral_loss
+    from export.phase2 import neutral_loss
 
     generators, real = [1, 2, 3], 0
     sources = torch.tensor([1, 2])
@@ -230,7 +231,7 @@ def test_neutral_loss_away_pushes_the_true_source_and_real_down():
 @pytest.mark.parametrize("flag, value", [("--ablation", "no-decoupling"), ("--cf-objective", "softmax"),
                                          ("--outliers", "noise"), ("--augment", "webp")])
 def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
-    from export.train import parse_config
+    from export.config import parse_config
 
     with pytest.raises(SystemExit) as stopped:
         parse_config([flag, value])
@@ -241,7 +242,7 @@ def test_train_cli_refuses_unknown_choices_in_one_line(flag, value, capsys):
 def test_train_help_describes_every_setting_with_its_default(capsys, monkeypatch):
     from dataclasses import fields
 
-    from export.train import TrainConfig, parse_config
+    from export.config import TrainConfig, parse_config
 
     monkeypatch.setenv("COLUMNS", "2000")  # argparse would wrap at hyphens
 
@@ -388,7 +389,7 @@ def test_attribution_val_bench_measures_what_training_calibrated_and_names_diffe
 def test_open_set_jpeg_bench_ships_the_clean_threshold_and_measures_every_format(tiny_checkpoint, tiny_dataset,
                                                                                  tmp_path, capsys):
     from export.open_set import calibrate_relative
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     bench = load_bench("open_set_jpeg")
     output = tmp_path / "open_set_jpeg.json"
@@ -410,7 +411,9 @@ def test_open_set_jpeg_bench_ships_the_clean_threshold_and_measures_every_format
 def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tiny_checkpoint, tiny_dataset,
                                                                              tmp_path, capsys):
     from export.open_set import calibrate_relative, tile_energies
-    from export.train import build_eval_tiles, fingerprints, load_model_on, open_set_score
+    from export.checkpoints import load_model_on
+    from export.train import fingerprints, open_set_score
+    from export.trainset import build_eval_tiles
 
     bench = load_bench("open_set_reference")
     output = tmp_path / "open_set_reference.json"
@@ -440,7 +443,7 @@ def test_open_set_reference_bench_calibrates_on_known_validation_images_only(tin
 def test_open_set_heads_bench_scores_every_head_and_its_f_head_is_the_runtime_score(tiny_checkpoint, tiny_dataset,
                                                                                     tmp_path, capsys):
     from export.open_set import calibrate_relative
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     bench = load_bench("open_set_heads")
     output = tmp_path / "open_set_heads.json"
@@ -462,7 +465,7 @@ def test_open_set_heads_bench_scores_every_head_and_its_f_head_is_the_runtime_sc
 def test_open_set_calibration_bench_sets_thresholds_on_drawn_validation_photos(tiny_checkpoint, tiny_dataset,
                                                                               tmp_path, capsys):
     from export.open_set import calibrate_relative
-    from export.train import load_model_on
+    from export.checkpoints import load_model_on
 
     bench = load_bench("open_set_calibration")
     output = tmp_path / "open_set_calibration.json"
@@ -493,7 +496,7 @@ def test_open_set_calibration_bench_sets_thresholds_on_drawn_validation_photos(t
 
 def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tmp_path):
     from export.baselines import DctLinear, DctLinearJudge
-    from export.train import judge_train_tiles
+    from export.judges import judge_train_tiles
 
     config = tiny_config(tiny_dataset, tmp_path)
     labels, _ = known_labels(tiny_dataset)
@@ -518,7 +521,7 @@ def test_dct_linear_judge_is_a_differentiable_fitted_classifier(tiny_dataset, tm
 
 
 def test_counterfactuals_are_judged_as_saved_with_a_straight_through_gradient():
-    from export.train import as_saved
+    from export.phase2 import as_saved
 
     x = torch.linspace(-1, 1, 1001).requires_grad_(True)
     saved = as_saved(x)
@@ -548,7 +551,7 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     """--init-from keeps the source's phase-1 weights, settings and calibration (prototypes, decision
     heads, open-set threshold), trains its trace branch further
     (differently with and without the dct-linear judge) and records where it came from."""
-    from export.train import TrainConfig
+    from export.config import TrainConfig
 
     source_model, source = load_model(tiny_checkpoint)
     runs, paths = {}, {}
@@ -574,7 +577,7 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
     trace = [{k: v for k, v in m.state_dict().items() if k.startswith("decoder.trace.")} for m in runs.values()]
     assert any(not torch.equal(trace[0][k], source_model.state_dict()[k]) for k in trace[0])
     assert any(not torch.equal(trace[0][k], trace[1][k]) for k in trace[0]), "the judge changes training"
-    # bench/anonymize_val.py also asks the surrogate a run trained against, when it left one
+    # bench/experiments/anonymize_val.py also asks the surrogate a run trained against, when it left one
     surrogate_judges = load_bench("anonymize_val").surrogate_judges
     assert surrogate_judges(paths[0.0], 4, 32) == {}
     probs = surrogate_judges(paths[1.0], 4, 32)["dct-linear-surrogate"](build_train_tiles(
@@ -585,7 +588,7 @@ def test_init_from_continues_the_counterfactual_branch_only(tiny_dataset, tiny_c
 
 
 def test_init_from_a_missing_checkpoint_is_refused(tiny_dataset, tmp_path):
-    from export.train import TrainConfig
+    from export.config import TrainConfig
     from runtime.errors import InputError
 
     with pytest.raises(InputError, match="no such checkpoint"):
@@ -612,7 +615,7 @@ def test_spectral_trace_rescales_each_dct_coefficient_of_the_residual_and_starts
     as before; trained, each DCT coefficient of r is multiplied by its own gain."""
     from export.model import ModelConfig
     from export.projections import dct_matrix
-    from export.train import with_spectral_trace
+    from export.checkpoints import with_spectral_trace
 
     torch.manual_seed(0)
     plain = CausalFingerprintModel(ModelConfig(tile=16, num_classes=3)).eval()
@@ -637,7 +640,9 @@ def test_settle_trace_scale_brings_a_drifted_trace_branch_back_to_the_budget(tin
     initial size; a small one is never scaled up."""
     import math
 
-    from export.train import TrainConfig, build_eval_tiles, counterfactual, settle_trace_scale
+    from export.config import TrainConfig
+    from export.phase2 import counterfactual, settle_trace_scale
+    from export.trainset import build_eval_tiles
 
     model, state = load_model(tiny_checkpoint)
     config = TrainConfig(**{**state["train_config"], "dataset": str(tiny_dataset)})
@@ -680,7 +685,7 @@ def test_settle_trace_scale_brings_a_drifted_trace_branch_back_to_the_budget(tin
 
 
 def test_train_cli_switches_the_spectral_trace_on_and_off():
-    from export.train import parse_config
+    from export.config import parse_config
 
     assert parse_config([]).spectral_trace is True
     assert parse_config(["--no-spectral-trace"]).spectral_trace is False
@@ -689,7 +694,7 @@ def test_train_cli_switches_the_spectral_trace_on_and_off():
 def test_init_from_adds_the_spectral_trace_to_a_checkpoint_without_it(tiny_dataset, tiny_checkpoint, tmp_path):
     """A checkpoint from before SpectralTrace is continued with it added (and trained); every
     weight outside the trace branch stays the source's."""
-    from export.train import TrainConfig
+    from export.config import TrainConfig
 
     source = torch.load(tiny_checkpoint, weights_only=False)
     source["model"] = {k: v for k, v in source["model"].items() if ".spectral." not in k}
@@ -714,7 +719,8 @@ def test_cnn_surrogates_are_fitted_once_per_family_and_draw_and_read_what_their_
     """--cnn-judges N: N surrogates each of pixel-cnn (raw pixels) and residual-cnn (the scaled pixel
     residual our attributor sees), fitted on the training tiles, saved for resuming, and trained
     against: the trace branch ends elsewhere than with the dct-linear surrogate alone."""
-    from export.train import CNN_DRAWS, TrainConfig, judge_train_tiles, load_or_fit_judges
+    from export.config import TrainConfig
+    from export.judges import CNN_DRAWS, judge_train_tiles, load_or_fit_judges
 
     traces = {}
     for cnn in (0, 1):
