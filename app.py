@@ -134,9 +134,12 @@ def verdict_markdown(result: dict, engine: Engine) -> str:
         head += (f"\nClosest known source: {result['display_name']}; the model is less sure of it than of its own "
                  f"reconstruction (score {open_set['score']:.2f}, threshold {open_set['threshold']:.2f}).")
     elif result["verdict"] == "inconclusive":
-        head += f"\nLeans toward: {result['display_name']}."
-    notes = [f"Confidence **{result['confidence']:.1%}** (probability of this answer) over "
-             f"{len(result['tiles']['positions'])} tiles",
+        head += (f"\nLeans toward: {result['display_name']} ({result['confidence']:.0%}), short of the evidence "
+                 "this bundle needs to say so.")
+    stated = (f"Probability that a generator made it **{result['p_generated']:.1%}**"
+              if result["verdict"] == "inconclusive" else
+              f"Confidence **{result['confidence']:.1%}** (probability of this answer)")
+    notes = [f"{stated} over {len(result['tiles']['positions'])} tiles",
              f"{result['image_size'][1]}x{result['image_size'][0]} px"]
     if result["padded"]:
         notes.append(f"padded to one {result['tiles']['size']}-px tile (smaller than a tile)")

@@ -3,7 +3,7 @@
     real          no trace of any generator the bundle knows
     generated     made by `label`, a generator the bundle knows
     unknown       a generator's trace, but of no source the bundle knows
-    inconclusive  not enough evidence left either way (resized or compressed too much)
+    inconclusive  not enough evidence either way (a weak trace, or one resized or compressed away)
 
 The evidence is the log-odds that a generator made the image, s = log sum_g p_g - log p_real.
 A calibrated bundle's manifest `verdict` section holds the two thresholds (s above `accuse_above`: a generator's
@@ -78,4 +78,5 @@ def headline(verdict: Verdict, display_name: str, generators: int) -> str:
         return f"Made by {display_name}, one of the {generators} generators this bundle knows"
     if verdict.outcome == "unknown":
         return "A generator's trace, but not of any source this bundle knows"
-    return "Not enough evidence left (resized or compressed too much)"
+    # Said of untouched camera photos as well as of heavily resized generated images: no cause named.
+    return "Inconclusive: not enough evidence to tell a camera photo from a generated image"

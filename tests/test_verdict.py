@@ -63,7 +63,7 @@ def test_headlines_are_plain_sentences_for_people():
     verdict = decide(probabilities(0.05, 0.80), LABELS, 0, False, RULE)
     assert headline(verdict, "GAN A", 2) == "Made by GAN A, one of the 2 generators this bundle knows"
     inconclusive = decide(probabilities(0.55, 0.3), LABELS, 0, False, RULE)
-    assert headline(inconclusive, "x", 2).startswith("Not enough evidence left")
+    assert headline(inconclusive, "x", 2).startswith("Inconclusive: not enough evidence")
 
 
 def rows(condition: str, camera: np.ndarray, known: np.ndarray) -> list[dict]:
@@ -150,7 +150,7 @@ def test_a_calibrated_rule_in_the_manifest_is_what_the_runtime_answers_with(tiny
     s = before["evidence"]["log_odds_generated"]
     write_rule(folder, {**RULE, "accuse_above": s + 1, "real_below": s - 1})
     after = Engine.load(folder, threads=1).attribute(image)
-    assert after["verdict"] == "inconclusive" and after["headline"].startswith("Not enough evidence")
+    assert after["verdict"] == "inconclusive" and after["headline"].startswith("Inconclusive")
     assert not after["unknown"] and not after["is_real"]
     assert after["bundle"] == Engine.load(folder, threads=1).bundle.sha256 != before["bundle"]
     write_rule(folder, {**RULE, "accuse_above": s - 2, "real_below": s - 1})
