@@ -134,8 +134,9 @@ def verdict_markdown(result: dict, engine: Engine) -> str:
         head += (f"\nClosest known source: {result['display_name']}; the model is less sure of it than of its own "
                  f"reconstruction (score {open_set['score']:.2f}, threshold {open_set['threshold']:.2f}).")
     elif result["verdict"] == "inconclusive":
-        head += (f"\nLeans toward: {result['display_name']} ({result['confidence']:.0%}), short of the evidence "
-                 "this bundle needs to say so.")
+        # no lean is named: "leans toward GAN X" on a camera photo would read as the accusation withheld
+        head += ("\nNo source is named: the evidence lies between this bundle's bars for a camera photo and for "
+                 "a generator.")
     stated = (f"Probability that a generator made it **{result['p_generated']:.1%}**"
               if result["verdict"] == "inconclusive" else
               f"Confidence **{result['confidence']:.1%}** (probability of this answer)")
