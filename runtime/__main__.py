@@ -46,7 +46,10 @@ def cmd_attribute(engine: Engine, args) -> int:
             if "error" in row:
                 print(f"{row['path']}: error: {row['error']}")
             else:
-                print(f"{row['path']}: {row['headline']} ({row['verdict']}, confidence {row['confidence']:.3f}); "
+                # an inconclusive answer states no source, so the probability a generator made it stands alone
+                stated = (f"p(generated) {row['p_generated']:.3f}" if row["verdict"] == "inconclusive"
+                          else f"confidence {row['confidence']:.3f}")
+                print(f"{row['path']}: {row['headline']} ({row['verdict']}, {stated}); "
                       f"metadata: {row['provenance']['summary']}")
     return 1 if failed else 0
 

@@ -332,6 +332,18 @@ def test_cli_attribute_json_reports_each_path_and_fails_on_a_bad_one(tiny_bundle
     assert "not an image" in rows[1]["error"] and "no such file" in rows[2]["error"]
 
 
+def test_cli_text_states_the_probability_of_what_it_says(tmp_path):
+    # the shipped bundle (tests/data/golden.json): the camera photo sample is inconclusive, vq's is generated
+    samples = ROOT / "tests" / "data" / "samples"
+    result = run_module("runtime", "--device", "cpu", "attribute", str(samples / "real--chelsea.png"),
+                        str(samples / "vq--coffee.png"))
+    assert result.returncode == 0, result.stderr
+    inconclusive, generated = result.stdout.strip().splitlines()
+    assert "Inconclusive: " in inconclusive and "(inconclusive, p(generated) 0." in inconclusive
+    assert "confidence" not in inconclusive
+    assert "Made by VQ autoencoder" in generated and "(generated, confidence 0.9" in generated
+
+
 def test_cli_anonymize_and_fingerprint_write_clean_pngs(tiny_bundle, tiny_dataset, tmp_path):
     source = tmp_path / "tagged.png"
     from PIL import PngImagePlugin
