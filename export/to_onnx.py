@@ -250,11 +250,11 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
 
 
 def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, open_set: dict,
-                  stride: int, tolerance: float) -> dict:
-    from export.generators import listing
+                  stride: int, tolerance: float, sources: dict[str, dict]) -> dict:
+    """The bundle's manifest; `sources` (export.trainset.dataset_sources) name and group the labels."""
     from runtime.engine import max_change_rms
 
-    rows = {row["name"]: row for row in listing()}
+    rows = sources
     model_config = dict(state["model_config"])
     floor = state["train_config"]["cf_psnr_floor"]
     labels = state["labels"]
@@ -313,6 +313,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
     """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest."""
     from export.open_set import calibrate_relative
     from export.checkpoints import load_model_on
+    from export.trainset import dataset_sources
 
     model, state, config, reconstructor = load_model_on(checkpoint, dataset)
     labels = state["labels"]
@@ -331,7 +332,8 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 3
         for graph, checked in zip(graphs, check_inputs):
             path = export_graph(graph, folder)
             graph.parity = check_parity(graph, path, checked.example, tolerance)
-        manifest = make_manifest(checkpoint, state, graphs, folder, c0, open_set, stride, tolerance)
+        manifest = make_manifest(checkpoint, state, graphs, folder, c0, open_set, stride, tolerance,
+                                 dataset_sources(dataset))
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
         total = sum(p.stat().st_size for p in folder.iterdir())
         if total > MAX_BUNDLE_BYTES:

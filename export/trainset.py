@@ -2,8 +2,8 @@
 the config's perturbations (export.augment), reconstructed."""
 from __future__ import annotations
 
-import logging
 import json
+import logging
 from pathlib import Path
 
 from export.config import AUGMENTS, TrainConfig
@@ -11,17 +11,22 @@ from export.config import AUGMENTS, TrainConfig
 logger = logging.getLogger(__name__)
 
 
-def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
-    """(known labels, held-out labels) of a built dataset, "real" first."""
+def dataset_sources(dataset: Path) -> dict[str, dict]:
+    """A built dataset's sources, as its build.json records them: name -> {name, display_name,
+    family, held_out}, "real" first. Training, evaluation and export read labels from here."""
     from runtime.errors import InputError
 
     path = Path(dataset) / "build.json"
     if not path.is_file():
         raise InputError(f"{dataset}: not a dataset (no build.json; build one with `python -m export.zoo build`)")
-    build = json.loads(path.read_text())
-    known = [row["name"] for row in build["zoo"] if not row["held_out"]]
-    held = [row["name"] for row in build["zoo"] if row["held_out"]]
-    return known, held
+    rows = json.loads(path.read_text())["zoo"]
+    return {row["name"]: row for row in rows}
+
+
+def known_labels(dataset: Path) -> tuple[list[str], list[str]]:
+    """(known labels, held-out labels) of a built dataset, "real" first."""
+    sources = dataset_sources(dataset).values()
+    return [row["name"] for row in sources if not row["held_out"]], [row["name"] for row in sources if row["held_out"]]
 
 
 def build_train_tiles(config: TrainConfig, reconstructor, labels):

@@ -1,4 +1,6 @@
 """`python -m export.to_onnx`: the bundle's files and manifest, torch/ONNX parity, clear failures."""
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -80,6 +82,24 @@ def test_a_parity_failure_lists_every_mismatching_output(tiny_checkpoint, tiny_d
     # the f head and the decision built on it, and nothing else
     named = sorted(m.split(":")[0] for m in caught.value.mismatches)
     assert named == ["fingerprint_encoder.decision", "fingerprint_encoder.logits"]
+
+
+def test_the_manifest_names_the_sources_as_the_dataset_records_them(tiny_bundle, tiny_checkpoint, tiny_dataset,
+                                                                     tmp_path):
+    from export.to_onnx import make_manifest
+    from export.trainset import dataset_sources
+
+    sources = dataset_sources(tiny_dataset)
+    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+    assert [row["name"] for row in manifest["labels"]] == [n for n, row in sources.items() if not row["held_out"]]
+    assert all(row["display_name"] == sources[row["name"]]["display_name"] for row in manifest["labels"])
+    # a dataset's own names for its sources reach the manifest, whatever the zoo's code calls them
+    renamed = {name: {**row, "display_name": f"Studio {k}", "family": f"family-{k}"}
+               for k, (name, row) in enumerate(sources.items())}
+    state = torch.load(tiny_checkpoint, weights_only=False, map_location="cpu")
+    made = make_manifest(tiny_checkpoint, state, [], tmp_path, torch.zeros(4), manifest["open_set"], 32, 1e-3, renamed)
+    assert [row["display_name"] for row in made["labels"]] == [renamed[n]["display_name"] for n in state["labels"]]
+    assert [row["family"] for row in made["held_out"]] == [renamed[n]["family"] for n in state["held_out"]]
 
 
 def test_cli_refuses_a_missing_checkpoint_without_a_traceback(tmp_path):
