@@ -34,11 +34,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[s
             "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist()}
 
 
-def method_metrics(probs: np.ndarray, y: np.ndarray, photos: list[str], names: list[str]) -> dict:
+def method_metrics(probs: np.ndarray, y: np.ndarray, photos: list[str], names: list[str], dataset: Path) -> dict:
     """Tile metrics, plus whole-image accuracy (mean log-probability over every grid tile of one
-    test image, as the runtime aggregates) and family accuracy (the generator family right)."""
+    test image, as the runtime aggregates) and family accuracy (the source's family, as `dataset`
+    records it, right)."""
     metrics = classification_metrics(y, probs.argmax(1), names)
-    families = families_of(names)
+    families = families_of(names, dataset)
     metrics["family_accuracy"] = float((families[probs.argmax(1)] == families[y]).mean())
     truth, predicted = image_predictions(probs, photos, y)
     metrics["image_accuracy"] = float(np.mean(truth == predicted))
@@ -46,12 +47,12 @@ def method_metrics(probs: np.ndarray, y: np.ndarray, photos: list[str], names: l
     return metrics
 
 
-def families_of(names: list[str]) -> np.ndarray:
-    """The zoo family of each label name."""
-    from export.generators import listing
+def families_of(names: list[str], dataset: Path) -> np.ndarray:
+    """The family of each label name, as the dataset's sources record it."""
+    from export.trainset import dataset_sources
 
-    family = {row["name"]: row["family"] for row in listing()}
-    return np.array([family[n] for n in names])
+    sources = dataset_sources(dataset)
+    return np.array([sources[n]["family"] for n in names])
 
 
 def image_predictions(probs: np.ndarray, photos: list[str], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,12 +248,14 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
 
     outputs = fingerprints(model, test)
     mu, logits = outputs["mu"], outputs["logits"]
-    result["methods"]["causal-fingerprint"] = method_metrics(outputs["decision"].exp().numpy(), y, test.photos, labels)
+    result["methods"]["causal-fingerprint"] = method_metrics(outputs["decision"].exp().numpy(), y, test.photos,
+                                                             labels, dataset)
     result["heads"] = head_accuracies(model, outputs, y)
     judges = {}  # every other method, as a judge of anonymized tiles
     if ablation_path:
         ablation, _ = load_model(ablation_path)
-        result["methods"]["residual-cnn"] = method_metrics(ours_predict(ablation, test)[0], y, test.photos, labels)
+        result["methods"]["residual-cnn"] = method_metrics(ours_predict(ablation, test)[0], y, test.photos, labels,
+                                                           dataset)
         judges["residual-cnn"] = lambda tiles: ours_predict(ablation, tiles)[0]
 
     # Baselines: fitted on aligned grid tiles of the clean train photos (noise-correlation needs
@@ -261,7 +264,8 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
     baselines = [DctLinear().fit(train_x, ys), NoiseCorrelation().fit(train_x, ys),
                  PixelCNN(len(labels)).fit(train_x, ys, steps=baseline_steps)]
     for baseline in baselines:
-        result["methods"][baseline.name] = method_metrics(baseline.predict_proba(test.x), y, test.photos, labels)
+        result["methods"][baseline.name] = method_metrics(baseline.predict_proba(test.x), y, test.photos, labels,
+                                                          dataset)
         judges[baseline.name] = lambda tiles, baseline=baseline: baseline.predict_proba(tiles.x)
     strongest = max(baselines, key=lambda b: result["methods"][b.name]["accuracy"]).name
 
@@ -333,8 +337,8 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
         scores[name] = {"tile_auroc": auroc(known_scores[name], unknown_scores[name]),
                         "image_auroc": auroc(known_images, unknown_images)}
     threshold = state["open_set_threshold"]
-    named = families_of(state["labels"])
-    truth = families_of(held_out)
+    named = families_of(state["labels"], config.dataset)
+    truth = families_of(held_out, config.dataset)
     probs = unknown_outputs["decision"].exp().numpy()
     image_truth, image_named = image_predictions(probs, unknown.photos, unknown.labels.numpy())
     rule = rule or calibrate_relative(model, reconstructor, config, state["labels"])

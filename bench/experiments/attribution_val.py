@@ -37,7 +37,7 @@ def measure(model, state: dict, config, reconstructor, split: str) -> dict:
     tiles = build_eval_tiles(config, reconstructor, split, labels)
     y = tiles.labels.numpy()
     outputs = fingerprints(model, tiles)
-    ours = method_metrics(outputs["decision"].exp().numpy(), y, tiles.photos, labels)
+    ours = method_metrics(outputs["decision"].exp().numpy(), y, tiles.photos, labels, config.dataset)
     row = {"accuracy": ours["accuracy"], "image_accuracy": ours["image_accuracy"],
            "f_head_accuracy": float((outputs["logits"].argmax(1).numpy() == y).mean()),
            "decision_spaces": list(model.config.decision_spaces),

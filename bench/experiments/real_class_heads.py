@@ -166,11 +166,12 @@ def fit(heads: Heads, features: dict[str, np.ndarray], ys: np.ndarray, real_weig
     for _ in range(epochs):
         decision, logits = heads(x)
         loss = torch.nn.functional.nll_loss(decision, y, weight=weight)
-        loss = loss + 0.5 * sum(torch.nn.functional.cross_entropy(v, y, weight=weight) for v in logits.values()) / len(logits)
+        heads_loss = sum(torch.nn.functional.cross_entropy(v, y, weight=weight) for v in logits.values())
+        loss = loss + 0.5 * heads_loss / len(logits)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return losses
 
 
@@ -260,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     val_features = dict(np.load(val_cache))
     print(f"validation: {len(rows)} images ({time.time() - started:.0f} s)", flush=True)
 
-    result = {"checkpoint": str(args.checkpoint.relative_to(ROOT)) if args.checkpoint.is_relative_to(ROOT) else str(args.checkpoint),
+    result = {"command": " ".join(["python bench/experiments/real_class_heads.py", *(argv if argv is not None else sys.argv[1:])]),
+              "checkpoint": str(args.checkpoint.relative_to(ROOT)) if args.checkpoint.is_relative_to(ROOT) else str(args.checkpoint),
               "settings": {"crop": CROP, "arrivals_per_crop": ARRIVALS_PER_CROP, "epochs": args.epochs,
                            "train_tiles": int(len(tiles)), "train_tiles_per_class": np.bincount(ys).tolist(),
                            "validation_images": len(rows), "conditions": list(CALIBRATION_CONDITIONS)},
