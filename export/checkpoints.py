@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from export.config import TrainConfig
+from export.config import TrainConfig, saved_config
 
 
 def save_checkpoint(path: Path, **state) -> None:
@@ -102,5 +102,5 @@ def load_model_on(path: Path, dataset: Path):
     from export.reconstructor import load_reconstructor
 
     model, state = load_model(path)
-    config = TrainConfig(**{**state["train_config"], "dataset": str(dataset)})
+    config = saved_config(state["train_config"], dataset=str(dataset))
     return model, state, config, load_reconstructor(config.reconstructor or None)

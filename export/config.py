@@ -12,7 +12,6 @@ PUBLISHED_ABLATION = Path(__file__).parent / "assets" / "residual-cnn.pt"
 # Neutral-target objectives of the counterfactual phase (see neutral_loss); the first is the default.
 CF_OBJECTIVES = ("away", "uniform")
 AUGMENTS = ("benchmark", "arrival")
-OUTLIER_KINDS = ("tilt", "blend")
 
 
 def _setting(default, description: str):
@@ -45,11 +44,6 @@ class TrainConfig:
     w_adversary: float = _setting(0.3, "weight of the adversary that keeps the source out of c")
     w_recon: float = _setting(1.0, "weight of the decoder's residual reconstruction")
     w_kl: float = _setting(1e-3, "weight of the KL of f's posterior")
-    w_fisher: float = _setting(0.0, "weight of log tr(S_W) - log tr(S_B) of f on each batch (export.losses.fisher_ratio_loss)")
-    w_outlier: float = _setting(0.0, "weight of outlier exposure: energy margins on synthetic unknown sources (--outliers); 0: off")
-    energy_margin_known: float = _setting(-8.0, "outlier exposure pushes known tiles' energy -logsumexp(f-head logits) below this")
-    energy_margin_unknown: float = _setting(-3.0, "... and the synthetic unknown tiles' energy above this")
-    outliers: str = _setting(OUTLIER_KINDS[0], f"synthetic unknown sources: {' or '.join(OUTLIER_KINDS)} (see synthetic_unknowns)")
     cf_steps: int = _setting(4000, "phase-2 (counterfactual) steps")
     cf_lr: float = _setting(1e-3, "phase-2 Adam learning rate")
     cf_batch: int = _setting(24, "phase-2 tiles per step")
@@ -81,11 +75,17 @@ PHASE2_SETTINGS = ("dataset", "output", "cf_steps", "cf_lr", "cf_batch", "cf_obj
                    "w_judge", "judges", "cnn_judges", "cnn_judge_steps", "spectral_trace", "init_from", "checkpoint_every", "threads", "device")
 
 
+def saved_config(settings: dict, **changes) -> TrainConfig:
+    """The TrainConfig a checkpoint's saved train_config describes; settings of options that have
+    since left the training code (the shipped checkpoint's outlier exposure and Fisher term, both
+    off) are dropped."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{**{k: v for k, v in settings.items() if k in names}, **changes})
+
+
 def continued_config(config: TrainConfig, source: dict) -> TrainConfig:
     """The settings of a run that continues the checkpoint whose train_config is `source`."""
-    names = {f.name for f in fields(TrainConfig)}
-    inherited = TrainConfig(**{k: v for k, v in source.items() if k in names})
-    return replace(inherited, **{k: getattr(config, k) for k in PHASE2_SETTINGS})
+    return saved_config(source, **{k: getattr(config, k) for k in PHASE2_SETTINGS})
 
 
 def torch_device(name: str):
@@ -127,8 +127,6 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
         parser.error(f"--ablation must be none or residual-only, got {config.ablation!r}")
     if config.cf_objective not in CF_OBJECTIVES:
         parser.error(f"--cf-objective must be one of {', '.join(CF_OBJECTIVES)}, got {config.cf_objective!r}")
-    if config.outliers not in OUTLIER_KINDS:
-        parser.error(f"--outliers must be one of {', '.join(OUTLIER_KINDS)}, got {config.outliers!r}")
     if config.augment not in AUGMENTS:
         parser.error(f"--augment must be one of {', '.join(AUGMENTS)}, got {config.augment!r}")
     return config

@@ -40,26 +40,3 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)), summed over dimensions, averaged over the batch."""
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
 
-
-def fisher_ratio_loss(features: torch.Tensor, labels: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """log tr(S_W) - log tr(S_B) of a batch: minus the log of the Fisher discriminant ratio the
-    evaluation reports (export.evaluate.fisher_discriminant_ratio), so each class's features are
-    pulled to their class mean relative to the spread of the class means, whatever their scale."""
-    classes, inverse = torch.unique(labels, return_inverse=True)
-    counts = torch.bincount(inverse, minlength=len(classes)).to(features.dtype)
-    means = torch.zeros(len(classes), features.shape[1], dtype=features.dtype, device=features.device)
-    means = means.index_add(0, inverse, features) / counts[:, None]
-    within = (features - means[inverse]).pow(2).sum(1).mean()
-    between = (means[inverse] - features.mean(0)).pow(2).sum(1).mean()
-    return torch.log(within + eps) - torch.log(between + eps)
-
-
-def energy_margin_loss(known_logits: torch.Tensor, unknown_logits: torch.Tensor,
-                       margin_known: float, margin_unknown: float) -> torch.Tensor:
-    """Energy-bounded outlier exposure (Liu et al. 2020): squared hinges that push the energy
-    -logsumexp(logits) of known tiles below `margin_known` and of unknown ones above `margin_unknown`,
-    so the runtime's open-set score (the same energy) separates them."""
-    known = -torch.logsumexp(known_logits, dim=1)
-    unknown = -torch.logsumexp(unknown_logits, dim=1)
-    return (nn.functional.relu(known - margin_known).pow(2).mean()
-            + nn.functional.relu(margin_unknown - unknown).pow(2).mean())

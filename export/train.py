@@ -45,22 +45,20 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from export.checkpoints import continued_from, model_device, model_from_source, phase1_start, save_checkpoint
-from export.config import OUTLIER_KINDS, TrainConfig, continued_config, parse_config, torch_device
+from export.config import TrainConfig, continued_config, parse_config, torch_device
 from export.judges import load_or_fit_judges
-from export.phase2 import as_8bit, train_phase2
+from export.phase2 import train_phase2
 from export.trainset import build_eval_tiles, known_labels, load_or_build_tiles
 
 logger = logging.getLogger(__name__)
 
 
-def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents, unknown_batch=None):
-    """Loss of one attribution/decoupling step, and its parts for the progress bar. `unknown_batch`
-    (x, x_hat, z, z_hat of synthetic unknown tiles) adds outlier exposure, weighted by w_outlier."""
+def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
+    """Loss of one attribution/decoupling step, and its parts for the progress bar."""
     import torch
     from torch import nn
 
-    from export.losses import (energy_margin_loss, fisher_ratio_loss, gaussian_kl, reverse_gradient,
-                               supervised_contrastive)
+    from export.losses import gaussian_kl, reverse_gradient, supervised_contrastive
 
     out = model.encode(*batch)
     f = out["mu"] + torch.randn_like(out["mu"]) * (0.5 * out["logvar"]).exp()
@@ -78,74 +76,7 @@ def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents, 
     total = (parts["ce"] + config.w_space * parts["space"] + config.w_supcon_f * parts["supcon_f"]
              + config.w_supcon_c * parts["supcon_c"] + config.w_adversary * parts["adversary"]
              + config.w_recon * parts["recon"] + config.w_kl * parts["kl"])
-    if config.w_fisher > 0:
-        parts["fisher"] = fisher_ratio_loss(out["mu"], labels)
-        total = total + config.w_fisher * parts["fisher"]
-    if unknown_batch is not None:
-        parts["outlier"] = energy_margin_loss(out["logits"], model.encode(*unknown_batch)["logits"],
-                                              config.energy_margin_known, config.energy_margin_unknown)
-        total = total + config.w_outlier * parts["outlier"]
     return total, parts
-
-
-def synthetic_unknowns(kind: str, x, labels, contents, real_index: int, generator):
-    """Tiles of sources that are none of the known ones, made from a batch of whole content groups,
-    about one per two generated tiles, rounded to 8 bits as a saved image would be. "tilt": a known
-    generator's trace (its tile minus the real tile of the same crop) with its spectrum tilted
-    toward high or low frequencies, as a sibling with another upsampling kernel or capacity would
-    leave it; "blend": two known generators' tiles of one crop mixed."""
-    if kind == "tilt":
-        return tilted_unknowns(x, labels, contents, real_index, generator)
-    if kind == "blend":
-        return blended_unknowns(x, labels, contents, real_index, generator)
-    raise ValueError(f"outliers must be one of {', '.join(OUTLIER_KINDS)}, got {kind!r}")
-
-
-def tilted_unknowns(x, labels, contents, real_index: int, generator):
-    """Half the generated tiles, each rebuilt as its crop's real tile plus its trace under
-    `tilt_trace` with a slope drawn from +-[1, 2] (see synthetic_unknowns)."""
-    import torch
-
-    generated = torch.nonzero(labels != real_index).flatten()
-    chosen = generated[torch.randperm(len(generated), generator=generator)[: len(generated) // 2]]
-    real_of = {c: i for i, (c, lab) in enumerate(zip(contents.tolist(), labels.tolist())) if lab == real_index}
-    chosen = chosen[[int(contents[i]) in real_of for i in chosen.tolist()]]
-    real = x[[real_of[int(contents[i])] for i in chosen.tolist()]]
-    magnitude = torch.empty(len(chosen), 1, 1, 1).uniform_(1.0, 2.0, generator=generator)
-    sign = torch.randint(0, 2, (len(chosen), 1, 1, 1), generator=generator) * 2 - 1
-    return as_8bit(real + tilt_trace(x[chosen] - real, sign * magnitude))
-
-
-def tilt_trace(trace, slope):
-    """`trace` (N, C, S, S) with its Fourier amplitudes scaled by exp(slope * (radius - 0.5)), radius
-    the frequency over Nyquist in [0, 1]: slope > 0 sharper, < 0 smoother, 0 unchanged."""
-    import torch
-
-    size = trace.shape[-1]
-    fy = torch.fft.fftfreq(size).abs()[:, None]
-    fx = torch.fft.rfftfreq(size)[None, :]
-    radius = (fy.pow(2) + fx.pow(2)).sqrt().clamp(max=0.5) / 0.5
-    gain = torch.exp(torch.as_tensor(slope, dtype=trace.dtype) * (radius - 0.5))
-    return torch.fft.irfft2(torch.fft.rfft2(trace) * gain, s=(size, size))
-
-
-def blended_unknowns(x, labels, contents, real_index: int, generator):
-    """Pairs of different known generators' tiles of one crop (never "real"), mixed with a weight
-    drawn from [0.3, 0.7]: both parents' traces at part strength (see synthetic_unknowns)."""
-    import torch
-
-    first, second = [], []
-    for content in contents.unique().tolist():
-        members = torch.nonzero((contents == content) & (labels != real_index)).flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        half = len(members) // 2
-        pairs = torch.stack([members[:half], members[half : 2 * half]], 1)
-        pairs = pairs[labels[pairs[:, 0]] != labels[pairs[:, 1]]]
-        first.append(pairs[:, 0])
-        second.append(pairs[:, 1])
-    first, second = torch.cat(first), torch.cat(second)
-    weight = torch.empty(len(first), 1, 1, 1).uniform_(0.3, 0.7, generator=generator)
-    return as_8bit(weight * x[first] + (1 - weight) * x[second])
 
 
 def content_batches(tiles, contents_per_batch: int, generator):
@@ -161,17 +92,11 @@ def content_batches(tiles, contents_per_batch: int, generator):
         yield torch.cat([order[starts[g] : starts[g] + groups[g]] for g in chosen.tolist()])
 
 
-def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path, reconstructor=None,
-                 real_index: int = 0):
-    """Attribution and decoupling; resumes from `checkpoint`. Returns (model, loss per step). With
-    w_outlier > 0, each step also sees `synthetic_unknowns` of its batch through `reconstructor`."""
+def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path):
+    """Attribution and decoupling; resumes from `checkpoint`. Returns (model, loss per step)."""
     import torch
     from tqdm import tqdm
 
-    from export.data import reconstruct_tensor
-
-    if config.w_outlier > 0 and reconstructor is None:
-        raise ValueError("outlier exposure (w_outlier > 0) needs the reconstructor to see its synthetic unknowns")
     device = model_device(model)
     params = list(model.parameters()) + list(adversary.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -199,13 +124,7 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path,
         index = next(batches)
         batch = tiles.batch(index, device)
         labels, contents = tiles.labels[index], tiles.content[index]
-        unknown_batch = None
-        if config.w_outlier > 0:  # drawn on the CPU with the run's generator, then moved
-            unknown = synthetic_unknowns(config.outliers, batch[0].cpu(), labels, contents, real_index,
-                                         generator).to(device)
-            unknown_batch = (unknown, *(part.float() for part in reconstruct_tensor(reconstructor, unknown)))
-        loss, parts = phase1_loss(config, model, adversary, batch, labels.to(device), contents.to(device),
-                                  unknown_batch)
+        loss, parts = phase1_loss(config, model, adversary, batch, labels.to(device), contents.to(device))
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -354,7 +273,7 @@ def run(config: TrainConfig) -> Path:
         model = phase1_start(config, source, len(labels), reconstructor).to(device)
         adversary = nn.Sequential(nn.Linear(model.config.content_dim, 64), nn.ReLU(),
                                   nn.Linear(64, len(labels))).to(device)
-        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt", reconstructor, real_index)
+        model, _ = train_phase1(config, model, adversary, tiles, output / "phase1.pt")
         model, calibration = calibrate(config, model, reconstructor, tiles, labels)
     if config.decoupled and config.cf_steps > 0:
         judges = (load_or_fit_judges(config, labels, tiles, model.config.residual_scale, device)
