@@ -38,12 +38,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # report.py
 
 from export.augment import ARRIVAL_FAMILIES, arrival  # noqa: E402
 from export.conditions import CALIBRATION_CONDITIONS, camera_template, condition_bytes, native_bytes  # noqa: E402
 from export.dataset import Regenerators, camera_tables, native_centre  # noqa: E402
 from export.photos import prepare  # noqa: E402
 from export.realworld import generated_items, pool_items  # noqa: E402
+from report import command_line  # noqa: E402  (bench/)
 
 CROP = 128              # train crops and validation crops (pixels per side)
 ARRIVALS_PER_CROP = 2   # arrival draws of each train crop, the same for every class
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     val_features = dict(np.load(val_cache))
     print(f"validation: {len(rows)} images ({time.time() - started:.0f} s)", flush=True)
 
-    result = {"command": " ".join(["python bench/experiments/real_class_heads.py", *(argv if argv is not None else sys.argv[1:])]),
+    result = {"command": command_line("experiments/real_class_heads.py", argv),
               "checkpoint": str(args.checkpoint.relative_to(ROOT)) if args.checkpoint.is_relative_to(ROOT) else str(args.checkpoint),
               "settings": {"crop": CROP, "arrivals_per_crop": ARRIVALS_PER_CROP, "epochs": args.epochs,
                            "train_tiles": int(len(tiles)), "train_tiles_per_class": np.bincount(ys).tolist(),
