@@ -203,10 +203,11 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
 def native_centre(image: np.ndarray, side: int) -> np.ndarray:
     """A centre crop of at most side x side, its corner on the 16-pixel grid (JPEG blocks and
     chroma subsampling keep their phase)."""
-    height, width = image.shape[:2]
-    crop_h, crop_w = min(side, height), min(side, width)
-    top, left = (height - crop_h) // 2 // 16 * 16, (width - crop_w) // 2 // 16 * 16
-    return image[top : top + crop_h, left : left + crop_w].copy()
+    from PIL import Image
+
+    from export.conditions import centre_crop
+
+    return np.asarray(centre_crop(Image.fromarray(image), side, side, multiple=16))
 
 
 def camera_tables(paths: list[Path]) -> list[dict]:
