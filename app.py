@@ -195,9 +195,13 @@ def upscale(picture: np.ndarray, factor: int = 4) -> np.ndarray:
 
 
 def summary_row(result: dict) -> dict:
-    return {"verdict": result["verdict"], "headline": result["headline"], "source": result["label"],
-            "display_name": result["display_name"], "confidence": round(result["confidence"], 4),
-            "unknown": result["unknown"], "family": result["family"]}
+    """One batch row; as on the Attribution tab, an inconclusive answer names no source."""
+    named = result["verdict"] != "inconclusive"
+    return {"verdict": result["verdict"], "headline": result["headline"],
+            "source": result["label"] if named else "", "display_name": result["display_name"] if named else "",
+            "confidence": round(result["confidence"], 4) if named else "",
+            "p_generated": round(result["p_generated"], 4), "unknown": result["unknown"],
+            "family": result["family"] if named else ""}
 
 
 # ---------------------------------------------------------------- the app

@@ -118,8 +118,12 @@ def test_batch_endpoint_reports_good_and_bad_files(client, tmp_path, labels):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     table, csv_path, json_path, rows = client.predict(
-        [handle_file(SAMPLES / "vq--chelsea.png"), handle_file(bad)], api_name="/batch")
-    assert rows[0]["source"] in labels and rows[0]["error"] == ""
+        [handle_file(SAMPLES / "vq--chelsea.png"), handle_file(bad), handle_file(SAMPLES / "real--coffee.png")],
+        api_name="/batch")
+    assert rows[0]["source"] in labels and rows[0]["error"] == "" and rows[0]["verdict"] == "generated"
+    # the camera photo sample is inconclusive (tests/data/golden.json): its row names no source
+    assert rows[2]["verdict"] == "inconclusive" and rows[2]["source"] == rows[2]["confidence"] == ""
+    assert 0 <= rows[2]["p_generated"] <= 1
     assert rows[1]["file"] == "broken.png"
     assert "damaged" in rows[1]["error"] or "not an image" in rows[1]["error"]
     assert Path(csv_path).read_text().splitlines()[0].startswith("file,")
