@@ -251,7 +251,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
         if result["after"]["unknown"]:
             metrics += (f"\n\nAfter: **unknown source**: no known generator fits it (closest: "
                         f"{result['after']['display_name']}).")
-        if result["after"]["label"] == result["before"]["label"] and not result["before"]["is_real"]:
+        before, after = result["before"], result["after"]
+        if before["verdict"] == after["verdict"] == "generated" and after["label"] == before["label"]:
             metrics += ("\n\n**Warning:** the source is still recognised after anonymization: this model's "
                         "counterfactual removes only part of the fingerprint (see About for the measured rate). "
                         "A lower PSNR floor makes a stronger change.")
