@@ -142,8 +142,8 @@ def val_set(pools: Path, generated: Path, labels: list[str], limit: int | None) 
 
     cameras = [item for item in pool_items(pools, "val") if item.group == "camera"]
     known = [item for item in generated_items(generated, set(labels[1:])) if item.group == "known"]
-    template = next((camera_template(native_bytes(item.path)) for item in cameras
-                     if native_bytes(item.path)[:2] == b"\xff\xd8"), None)
+    jpeg = next((data for data in (native_bytes(item.path) for item in cameras) if data[:2] == b"\xff\xd8"), None)
+    template = camera_template(jpeg) if jpeg else None
     rows = []
     for item in cameras[:limit] + known[:limit]:
         native = native_bytes(item.path)
