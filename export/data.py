@@ -7,6 +7,7 @@ every class: the zoo is content-matched, so content and source can be varied ind
 Each tile is reconstructed on its own, exactly as the runtime does."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import torch
 from tqdm import tqdm
 
 from export.reconstructor import Reconstructor
-from export.tiles import tile_grid, to_unit
+from export.tiles import to_unit
+from runtime.tiling import inside_grid
 from runtime.errors import InputError
 from runtime.intake import read_image
 
@@ -44,41 +46,57 @@ class TileSet:
         return (x, *(part[index].to(device).float() for part in (self.x_hat, self.z, self.z_hat)))
 
 
+def content_matched(dataset: Path) -> bool:
+    """Whether the dataset sees every photo through every class (`export.zoo build`), rather than
+    each source bringing images of its own (`export.dataset from-folders`, where it says so)."""
+    path = Path(dataset) / "build.json"
+    return json.loads(path.read_text()).get("content_matched", True) if path.is_file() else True
+
+
 def split_photos(dataset: Path, split: str, labels: list[str]) -> list[str]:
-    """The names of a split's photos in a dataset made by `export.zoo build`."""
+    """The names of a split's photos (contents) in a built dataset, over all `labels`."""
     root = Path(dataset) / "images" / split
     if not root.is_dir():
         raise InputError(f"{root}: no such split in the dataset (run `python -m export.zoo build`)")
-    return sorted(p.stem for p in (root / labels[0]).glob("*.png"))
+    return sorted({p.stem for label in labels for p in (root / label).glob("*.png")})
 
 
 def load_split_images(dataset: Path, split: str, labels: list[str]) -> dict[str, dict[str, np.ndarray]]:
-    """photo -> label -> full regenerated image, from a dataset made by `export.zoo build`."""
+    """photo -> label -> full image of a built dataset's split. A content-matched dataset must hold
+    every class of every photo; in another, each photo has the classes that brought it."""
     root = Path(dataset) / "images" / split
+    matched = content_matched(dataset)
     images = {}
     for photo in split_photos(dataset, split, labels):
         images[photo] = {}
         for label in labels:
             path = root / label / f"{photo}.png"
-            if not path.is_file():
+            if path.is_file():
+                images[photo][label] = read_image(path)
+            elif matched:
                 raise InputError(f"{path}: missing; the dataset must hold every class of every photo")
-            images[photo][label] = read_image(path)
     return images
 
 
 def cut_tiles(images: dict[str, dict[str, np.ndarray]], labels: list[str], tile: int,
               positions, perturb=None, content_offset: int = 0):
-    """Cut content-matched tiles. `positions(photo, h, w)` gives (top, left) corners; `perturb`
-    (optional) is applied to every class's full image before cutting. Returns numpy arrays."""
+    """Cut tiles at the same places of every class a photo has (all of them in a content-matched
+    dataset). `positions(photo, h, w)` gives (top, left) corners; `perturb` (optional) is applied
+    to every class's full image before cutting. Returns numpy arrays."""
     xs, ys, contents, photos = [], [], [], []
     content = content_offset
     for photo, by_label in images.items():
-        views = {label: (perturb(by_label[label]) if perturb else by_label[label]) for label in labels}
-        height, width = views[labels[0]].shape[:2]
+        views = {label: (perturb(by_label[label]) if perturb else by_label[label]) for label in labels
+                 if label in by_label}
+        if not views:
+            continue
+        height, width = next(iter(views.values())).shape[:2]
         if min(height, width) < tile:
             continue
         for top, left in positions(photo, height, width):
             for index, label in enumerate(labels):
+                if label not in views:
+                    continue
                 xs.append(views[label][top : top + tile, left : left + tile])
                 ys.append(index)
                 contents.append(content)
@@ -118,7 +136,7 @@ def make_tileset(reconstructor: Reconstructor, xs, ys, contents, photos, names, 
 
 
 def grid_positions(tile: int, stride: int):
-    return lambda _photo, height, width: tile_grid(height, width, tile, stride)
+    return lambda _photo, height, width: inside_grid(height, width, tile, stride)
 
 
 def random_positions(tile: int, count_per_megapixel: float, rng: np.random.Generator):

@@ -4,7 +4,10 @@ Dataset layout (under the output folder):
     images/{split}/{generator}/{photo}.png     every prepared photo as each class sees it
     tiles/{split}/{generator}/{photo}_{top}_{left}.png
     index.csv                                  split,label,family,held_out,photo,top,left,path
-    build.json                                 settings, split, zoo listing
+    build.json                                 settings, split, sources (name, display_name, family, held_out, real)
+
+`export.folders` (python -m export.dataset from-folders) builds the same layout from folders of
+your own sources' images.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -22,7 +26,8 @@ import numpy as np
 from export.generators import REAL, ZOO_DIR, Generator, check_name, listing, load_generator
 from export.photos import (DEFAULT_SCALE, SPLIT_NAMES, Photo, folder_photos, load_splits, make_splits,
                            package_photos, photos_by_split, prepare)
-from export.tiles import regenerate_tiled, tile_grid
+from export.tiles import regenerate_tiled
+from runtime.tiling import inside_grid
 from runtime.errors import InputError
 from runtime.intake import read_image, save_png
 
@@ -93,7 +98,7 @@ def regenerate_folder(generator: str, input_dir: Path, output_dir: Path, scale: 
     check_name(generator)
     if not 0 < scale <= 1:
         raise InputError(f"--scale must be in (0, 1], got {scale}")
-    files = _input_files(Path(input_dir))
+    files = image_files(Path(input_dir))
     images = [(path.stem, read_image(path)) for path in files]
     regenerate = Regenerators(zoo_dir)
     if generator != REAL:
@@ -106,7 +111,8 @@ def regenerate_folder(generator: str, input_dir: Path, output_dir: Path, scale: 
     return written
 
 
-def _input_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a folder (not recursive); InputError if it holds anything else or none."""
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
     files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
@@ -178,7 +184,7 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
             for name in labels:
                 image = regenerate(name, prepared, seed)
                 save_png(image, staging / "images" / split / name / f"{photo_name}.png")
-                for top, left in tile_grid(*image.shape[:2], tile, stride):
+                for top, left in inside_grid(*image.shape[:2], tile, stride):
                     relative = Path("tiles", split, name, f"{photo_name}_{top}_{left}.png")
                     save_png(image[top : top + tile, left : left + tile], staging / relative)
                     row = rows_by_name[name]
@@ -195,7 +201,7 @@ def build(output: Path, photos_dir: Path | None = None, splits_file: Path | None
                     "seed": seed, "labels": labels,
                     "splits": {s: [p.name for p in by_split[s]] for s in SPLIT_NAMES},
                     "photos": str(photos_dir) if photos_dir else "package photos",
-                    "zoo": [rows_by_name[n] for n in labels]}
+                    "sources": [{**rows_by_name[n], "real": n == REAL} for n in labels]}
         (staging / "build.json").write_text(json.dumps(settings, indent=2) + "\n")
     return index
 
@@ -237,3 +243,35 @@ def read_index(folder: Path) -> list[dict]:
         raise InputError(f"{path}: not a built dataset (run `python -m export.zoo build`)")
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m export.dataset from-folders SRC --output DATASET: see export.folders."""
+    import argparse
+
+    from export import folders
+    from runtime.errors import exit_code
+
+    parser = argparse.ArgumentParser(prog="python -m export.dataset", description="Build a training dataset.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    make = commands.add_parser("from-folders", help="one subfolder per source (real/ for camera photos)",
+                               description=folders.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    make.add_argument("source", type=Path, metavar="SRC", help="folder with real/ and one folder per source")
+    make.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
+    make.add_argument("--val", type=float, default=0.15, help="share of each source's contents for validation")
+    make.add_argument("--test", type=float, default=0.15, help="share of each source's contents for test")
+    make.add_argument("--seed", type=int, default=0, help="seed of the split's shuffle")
+    make.add_argument("--tile", type=int, default=64, help="the model's tile side: smaller images are refused")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    def run() -> None:
+        built = folders.from_folders(args.source, args.output, args.val, args.test, args.seed, args.tile)
+        counts = {split: len(stems) for split, stems in built["splits"].items()}
+        print(f"{args.output}: {len(built['sources'])} sources ({', '.join(built['labels'])}); contents by split {counts}")
+
+    return exit_code(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,8 @@ def supervised_contrastive(features: torch.Tensor, groups: torch.Tensor, tempera
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     count = positives.sum(dim=1)
     valid = count > 0
+    if not valid.any():  # no two tiles of a group (a dataset whose sources bring their own images)
+        return features.sum() * 0.0
     mean_log_prob = (log_prob * positives).sum(dim=1)[valid] / count[valid]
     return -mean_log_prob.mean()
 

@@ -1,4 +1,5 @@
-"""Tensor conversion, random training crops, tile grids, and tiled regeneration of any-size images."""
+"""Tensor conversion, random training crops, and tiled regeneration of any-size images (tile grids:
+runtime.tiling)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -48,12 +49,6 @@ def random_crops(images: list[np.ndarray], size: int, count: int, rng: np.random
             crop = crop[:, ::-1]
         crops.append(crop)
     return to_unit(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
-
-
-def tile_grid(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
-    """Top-left corners of every `size` tile at `stride` that fits inside the image."""
-    return [(top, left) for top in range(0, height - size + 1, stride)
-            for left in range(0, width - size + 1, stride)]
 
 
 def regenerate_tiled(

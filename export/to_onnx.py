@@ -308,17 +308,22 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
     }
 
 
-def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int = 32,
+def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int | None = None,
                   tolerance: float = PARITY_TOLERANCE, parity_tiles: int = 64) -> dict:
-    """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest."""
+    """Export, check, write the manifest, then move the bundle into `output`. Returns the manifest.
+    `stride`: the runtime's tile stride (default: the model's tile, no overlap)."""
     from export.open_set import calibrate_relative
     from export.checkpoints import load_model_on
+    from export.data import split_photos
     from export.trainset import dataset_sources
 
     model, state, config, reconstructor = load_model_on(checkpoint, dataset)
     labels = state["labels"]
     tile = model.config.tile
-    test_x = dataset_tiles(dataset, "test", labels, tile, tile)
+    stride = stride or tile
+    # Parity needs tiles, not a held-out split: a small folder dataset may have no test contents.
+    parity_split = "test" if split_photos(dataset, "test", labels) else "val"
+    test_x = dataset_tiles(dataset, parity_split, labels, tile, tile)
     generator = torch.Generator().manual_seed(0)
     pick = torch.randperm(len(test_x), generator=generator)[:parity_tiles]
     graphs = build_graphs(model, reconstructor, test_x[pick[: max(2, parity_tiles // 4)]])
@@ -356,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=Path("data/zoo"),
                         help="built dataset (its test tiles check parity, its val tiles give c0 and the open-set threshold)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--stride", type=int, default=64, help="tile stride the runtime uses (tile size: no overlap)")
+    parser.add_argument("--stride", type=int, help="tile stride the runtime uses (default: the model's tile, no overlap)")
     parser.add_argument("--tolerance", type=float, default=PARITY_TOLERANCE)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

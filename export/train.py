@@ -79,17 +79,19 @@ def phase1_loss(config: TrainConfig, model, adversary, batch, labels, contents):
     return total, parts
 
 
-def content_batches(tiles, contents_per_batch: int, generator):
-    """Endless batches of whole content groups: every class of the same tiles, so each batch
-    holds the interventions do(source) (within a group) and do(content) (across groups)."""
+def content_batches(tiles, tiles_per_batch: int, generator):
+    """Endless batches of whole content groups, about `tiles_per_batch` tiles each: in a
+    content-matched dataset a group is every class of the same tile, so each batch holds the
+    interventions do(source) (within a group) and do(content) (across groups)."""
     import torch
 
     order = torch.argsort(tiles.content, stable=True)
     groups = torch.unique_consecutive(tiles.content[order], return_counts=True)[1]
     starts = torch.cumsum(groups, 0) - groups
     while True:
-        chosen = torch.randperm(len(groups), generator=generator)[:contents_per_batch]
-        yield torch.cat([order[starts[g] : starts[g] + groups[g]] for g in chosen.tolist()])
+        chosen = torch.randperm(len(groups), generator=generator)
+        take = int(torch.searchsorted(torch.cumsum(groups[chosen], 0), tiles_per_batch)) + 1
+        yield torch.cat([order[starts[g] : starts[g] + groups[g]] for g in chosen[:take].tolist()])
 
 
 def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path):
@@ -116,7 +118,7 @@ def train_phase1(config: TrainConfig, model, adversary, tiles, checkpoint: Path)
         logger.info("resumed phase 1 at step %d", start)
     generator = torch.Generator().manual_seed(config.seed + start)
     torch.manual_seed(config.seed + start)
-    batches = content_batches(tiles, config.contents_per_batch, generator)
+    batches = content_batches(tiles, config.contents_per_batch * len(tiles.names), generator)
     model.train()
     losses = []
     bar = tqdm(range(start, config.steps), desc="phase 1", initial=start, total=config.steps)

@@ -18,8 +18,12 @@ def dataset_sources(dataset: Path) -> dict[str, dict]:
 
     path = Path(dataset) / "build.json"
     if not path.is_file():
-        raise InputError(f"{dataset}: not a dataset (no build.json; build one with `python -m export.zoo build`)")
-    rows = json.loads(path.read_text())["zoo"]
+        raise InputError(f"{dataset}: not a dataset (no build.json; build one with `python -m export.zoo build` "
+                         "or `python -m export.dataset from-folders`)")
+    build = json.loads(path.read_text())
+    rows = build["sources"] if "sources" in build else build["zoo"]  # "zoo": datasets built before sources were data
+    if not rows or rows[0]["name"] != "real":
+        raise InputError(f"{path}: the first source must be the real class, got {[r['name'] for r in rows][:3]}")
     return {row["name"]: row for row in rows}
 
 

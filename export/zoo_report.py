@@ -10,7 +10,7 @@ import numpy as np
 
 from export.generators import REAL, ZOO, ZOO_DIR, save_generator, zoo_specs
 from export.photos import load_prepared, load_splits, package_photos, photos_by_split
-from export.tiles import tile_grid
+from runtime.tiling import inside_grid
 from runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def psnr_report(output: Path, tile: int = 64) -> dict:
         for photo in test:
             prepared = load_prepared(photo)
             image = regenerate(spec.name, prepared)
-            for top, left in tile_grid(*prepared.shape[:2], tile, tile):
+            for top, left in inside_grid(*prepared.shape[:2], tile, tile):
                 a = prepared[top : top + tile, left : left + tile]
                 b = image[top : top + tile, left : left + tile]
                 identical += int(np.array_equal(a, b))

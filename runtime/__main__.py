@@ -1,6 +1,7 @@
 """Command line: `python -m runtime attribute|fingerprint|anonymize ...` (see --help).
 
     python -m runtime attribute a.png b.jpg --json
+    python -m runtime attribute --bundle BUNDLE a.png --json   # a bundle folder or Hub repo id (--revision R)
     python -m runtime fingerprint a.png --output pictures/
     python -m runtime anonymize a.png --output a-anonymized.png [--target neutral] [--psnr-floor DB] [--json]
 
@@ -79,20 +80,35 @@ def cmd_anonymize(engine: Engine, args) -> int:
     return 0
 
 
+def add_engine_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """--bundle, --revision, --device: on the main parser with their defaults, and on each command
+    without (so they may come before or after the command's name)."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--bundle", default=default(None), help="bundle folder or Hub repo id (default: the shipped weights/)")
+    parser.add_argument("--revision", default=default(None), help="Hub revision of --bundle")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default("auto"))
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m runtime", description="Causal-fingerprint attribution (ONNX Runtime).")
-    main.add_argument("--bundle", default=None, help="bundle folder or Hub repo id (default: the shipped weights/)")
-    main.add_argument("--revision", default=None, help="Hub revision of --bundle")
-    main.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_engine_options(main)
+    engine_options = argparse.ArgumentParser(add_help=False)
+    add_engine_options(engine_options, defaults=False)
     commands = main.add_subparsers(dest="command", required=True)
-    attribute = commands.add_parser("attribute", help="which source made each image")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, parents=[engine_options])
+
+    attribute = command("attribute", "which source made each image")
     attribute.add_argument("paths", nargs="+")
     attribute.add_argument("--json", action="store_true", help="a JSON list, one object per path")
     attribute.add_argument("--tiles", action="store_true", help="include the per-tile map")
-    fingerprint = commands.add_parser("fingerprint", help="write the fingerprint, residual and spectrum pictures")
+    fingerprint = command("fingerprint", "write the fingerprint, residual and spectrum pictures")
     fingerprint.add_argument("path")
     fingerprint.add_argument("--output", type=Path, required=True, help="folder for the PNGs")
-    anonymize = commands.add_parser("anonymize", help="remove the source's fingerprint")
+    anonymize = command("anonymize", "remove the source's fingerprint")
     anonymize.add_argument("path")
     anonymize.add_argument("--output", type=Path, required=True, help="the anonymized PNG")
     anonymize.add_argument("--target", default=NEUTRAL, help="neutral, or a known generator for a counterfactual")

@@ -1,5 +1,6 @@
-"""Tiles of any image size: a grid that covers every pixel, reflect padding for small images,
-and overlap-averaging back into a full image. numpy only."""
+"""Tile geometry, the one place it is defined for the runtime and for training: a grid that covers
+every pixel (what users get), a grid of the tiles that fit inside, reflect padding for small
+images, and overlap-averaging back into a full image. numpy only."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +18,13 @@ def covering_grid(height: int, width: int, size: int, stride: int) -> list[tuple
     if height < size or width < size:
         raise ValueError(f"{height}x{width} is smaller than a {size}x{size} tile; pad it first")
     return [(top, left) for top in _starts(height, size, stride) for left in _starts(width, size, stride)]
+
+
+def inside_grid(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
+    """Top-left corners of every `size` tile at `stride` that fits inside the image (no edge tiles:
+    the dataset's tiles and training's validation grid)."""
+    return [(top, left) for top in range(0, height - size + 1, stride)
+            for left in range(0, width - size + 1, stride)]
 
 
 def pad_to_tile(image: np.ndarray, size: int) -> tuple[np.ndarray, bool]:

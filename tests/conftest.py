@@ -79,11 +79,9 @@ TINY_ZOO = ["real", "gan-nearest", "gan-pixelshuffle", "tiny-ae", "gan-bicubic"]
 
 
 def tiny_config(dataset: Path, output: Path):
-    from export.config import TrainConfig
+    from export.config import PRESETS, TrainConfig
 
-    return TrainConfig(dataset=str(dataset), output=str(output), tile=32, steps=80, contents_per_batch=4,
-                       tiles_per_megapixel=400, augment_draws=1, cf_steps=4, cf_batch=8,
-                       checkpoint_every=40, val_stride=32, threads=2)
+    return TrainConfig(dataset=str(dataset), output=str(output), **PRESETS["tiny"], threads=2)
 
 
 @pytest.fixture(scope="session")

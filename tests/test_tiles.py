@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from export.tiles import random_crops, regenerate_tiled, tile_grid, to_image, to_pixels, to_tensor, to_unit
+from export.tiles import random_crops, regenerate_tiled, to_image, to_pixels, to_tensor, to_unit
+from runtime.tiling import inside_grid
 
 
 def _box_blur(batch: torch.Tensor, _index: int) -> torch.Tensor:
@@ -28,7 +29,7 @@ def test_tile_and_margin_must_fit_the_model_stride():
 
 
 def test_tile_grid_and_crops():
-    assert tile_grid(130, 64, 64, 32) == [(0, 0), (32, 0), (64, 0)]
+    assert inside_grid(130, 64, 64, 32) == [(0, 0), (32, 0), (64, 0)]
     images = [np.zeros((40, 50, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)]
     crops = random_crops(images, 32, 10, np.random.default_rng(0))
     assert crops.shape == (10, 3, 32, 32) and crops.min() >= -1 and crops.max() <= 1

@@ -11,7 +11,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from export.dataset import Regenerators, build, read_index
 from export.generators import REAL, ZOO, ZOO_DIR, check_name, listing, load_generator
 from export.photos import load_prepared, load_splits, package_photos, photos_by_split
-from export.tiles import tile_grid
+from runtime.tiling import inside_grid
 from export.zoo import main as zoo_main
 from runtime.errors import InputError
 from runtime.intake import read_image
@@ -69,7 +69,7 @@ def test_each_generator_changes_every_test_tile_but_keeps_22_db(name):
     for image in _test_photos():
         out = regenerate(name, image)
         assert out.shape == image.shape and out.dtype == np.uint8
-        for top, left in tile_grid(*image.shape[:2], 64, 64):
+        for top, left in inside_grid(*image.shape[:2], 64, 64):
             a, b = image[top : top + 64, left : left + 64], out[top : top + 64, left : left + 64]
             assert not np.array_equal(a, b), f"{name} leaves a tile unchanged"
             psnr.append(peak_signal_noise_ratio(a, b, data_range=255))
