@@ -16,51 +16,25 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
-from runtime.compression import Saving, jpeg_history, jpeg_saving
-from runtime.intake import Decoded, decode, read, to_rgb
+from runtime.intake import load
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
 from runtime.verdict import UNCALIBRATED, decide, headline
+
+if TYPE_CHECKING:
+    from runtime.compression import Saving
 
 logger = logging.getLogger(__name__)
 
 NEUTRAL = "neutral"
 BATCH_TILES = 64
-
-
-def load_input(image) -> Decoded:
-    """(H, W, 3) uint8 pixels from an array, a PIL image, a path or file bytes, with how a JPEG
-    (a file, its bytes or an opened one) or a lossy WebP (a file or its bytes) was compressed;
-    else InputError."""
-    if isinstance(image, (str, Path)):
-        return read(image)
-    if isinstance(image, (bytes, bytearray)):
-        return decode(bytes(image))
-    if isinstance(image, Image.Image):
-        return Decoded(np.asarray(to_rgb(image), dtype=np.uint8), jpeg_saving(image))
-    return Decoded(as_rgb_array(image))
-
-
-def as_rgb_array(image: np.ndarray) -> np.ndarray:
-    """An (H, W, 3) uint8 array from a uint8 (H, W), (H, W, 3) or (H, W, 4) array; else InputError."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise InputError(f"an image array must be uint8, got {image.dtype}")
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
-            raise InputError(f"an image array must be (H, W, 3) or (H, W, 4), got shape {image.shape}")
-        if image.shape[2] == 4:
-            return np.asarray(to_rgb(Image.fromarray(image, "RGBA")), dtype=np.uint8)
-        return np.ascontiguousarray(image)
-    raise InputError(f"expected an image (array, PIL image, path or bytes), got {type(image).__name__}")
 
 
 @dataclass
@@ -176,8 +150,8 @@ class Engine:
     def analyze(self, image) -> Analysis:
         """Cut an image into covering tiles and run every graph on them."""
         started = time.perf_counter()
-        decoded = load_input(image)
-        saving = decoded.saving or (jpeg_history(decoded.pixels) if self.read_jpeg_history else None)
+        decoded = load(image, history=self.read_jpeg_history)
+        saving = decoded.saving
         original = decoded.pixels.shape[:2]
         padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
         positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)

@@ -1,4 +1,5 @@
-"""Image intake: decode any supported image file into an RGB uint8 array, or raise InputError."""
+"""Image intake, the first step of every answer: any supported input to RGB uint8 pixels and how the
+image was saved (runtime.compression), or InputError. Then runtime.tiling, then runtime.engine."""
 from __future__ import annotations
 
 import io
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from runtime.compression import Saving, is_lossy_webp, jpeg_saving, webp_saving
+from runtime.compression import Saving, is_lossy_webp, jpeg_history, jpeg_saving, webp_saving
 from runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,44 @@ def read(path: str | Path, compression: bool = True) -> Decoded:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     return decode(path.read_bytes(), name=str(path), compression=compression)
+
+
+def load(image, history: bool = True) -> Decoded:
+    """Any image the runtime takes (an array, a PIL image, a path or file bytes) as pixels and how
+    it was saved: a JPEG's own tables, a lossy WebP's estimated quality, else (with `history`) the
+    JPEG compression its pixels still show (runtime.compression.jpeg_history). InputError if unusable."""
+    decoded = _load(image)
+    if decoded.saving is None and history:
+        return Decoded(decoded.pixels, jpeg_history(decoded.pixels))
+    return decoded
+
+
+def _load(image) -> Decoded:
+    """(H, W, 3) uint8 pixels from an array, a PIL image, a path or file bytes, with how a JPEG
+    (a file, its bytes or an opened one) or a lossy WebP (a file or its bytes) was compressed;
+    else InputError."""
+    if isinstance(image, (str, Path)):
+        return read(image)
+    if isinstance(image, (bytes, bytearray)):
+        return decode(bytes(image))
+    if isinstance(image, Image.Image):
+        return Decoded(np.asarray(to_rgb(image), dtype=np.uint8), jpeg_saving(image))
+    return Decoded(as_rgb_array(image))
+
+
+def as_rgb_array(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 array from a uint8 (H, W), (H, W, 3) or (H, W, 4) array; else InputError."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise InputError(f"an image array must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise InputError(f"an image array must be (H, W, 3) or (H, W, 4), got shape {image.shape}")
+        if image.shape[2] == 4:
+            return np.asarray(to_rgb(Image.fromarray(image, "RGBA")), dtype=np.uint8)
+        return np.ascontiguousarray(image)
+    raise InputError(f"expected an image (array, PIL image, path or bytes), got {type(image).__name__}")
 
 
 def save_png(image: np.ndarray, path: str | Path) -> None:
