@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from export.metrics import TRACE_RATIO, trace_ratio
+
 logger = logging.getLogger(__name__)
 
-FDR_FORMULA = ("FDR = tr(S_B) / tr(S_W), with S_B = sum_k n_k (m_k - m)(m_k - m)^T / N and "
-               "S_W = sum_k sum_{i in k} (f_i - m_k)(f_i - m_k)^T / N over the fingerprint means f_i "
-               "of the known-source test tiles (m_k: class mean, m: overall mean)")
+FDR_FORMULA = f"FDR = {TRACE_RATIO}, over the fingerprint means f_i of the known-source test tiles"
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> dict:
@@ -63,17 +63,6 @@ def image_predictions(probs: np.ndarray, photos: list[str], y: np.ndarray) -> tu
         groups.setdefault(key, []).append(index)
     predicted = [int(np.log(np.clip(probs[rows], 1e-12, 1)).mean(0).argmax()) for rows in groups.values()]
     return np.array([label for _, label in groups]), np.array(predicted)
-
-
-def fisher_discriminant_ratio(features: np.ndarray, labels: np.ndarray) -> float:
-    mean = features.mean(0)
-    between = within = 0.0
-    for k in np.unique(labels):
-        group = features[labels == k]
-        centre = group.mean(0)
-        between += len(group) * float(((centre - mean) ** 2).sum())
-        within += float(((group - centre) ** 2).sum())
-    return between / max(within, 1e-12)
 
 
 def ours_predict(model, tiles):
@@ -269,7 +258,7 @@ def run(dataset: Path, model_path: Path, ablation_path: Path | None, output: Pat
         judges[baseline.name] = lambda tiles, baseline=baseline: baseline.predict_proba(tiles.x)
     strongest = max(baselines, key=lambda b: result["methods"][b.name]["accuracy"]).name
 
-    result["fdr"] = {"value": fisher_discriminant_ratio(mu.numpy(), y), "formula": FDR_FORMULA}
+    result["fdr"] = {"value": trace_ratio(mu.numpy(), y), "formula": FDR_FORMULA}
     rule = calibrate_relative(model, reconstructor, config, labels)
     result["open_set"] = open_set(model, state, config, reconstructor, test, mu, logits, held_out, rule=rule)
     result["robustness"] = {}

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from export.evaluate import fisher_discriminant_ratio
 from export.open_set import called_unknown, manifest_entry, tile_majority_called_unknown
 from export.evaluate import run as evaluate_run
 from export.losses import supervised_contrastive
@@ -118,14 +117,6 @@ def test_supervised_contrastive_prefers_grouped_features():
     groups = torch.tensor([0, 0, 1, 1, 2, 2])
     grouped = torch.eye(3)[groups] + 0.01 * torch.randn(6, 3)
     assert supervised_contrastive(grouped, groups, 0.1) < supervised_contrastive(torch.randn(6, 3), groups, 0.1)
-
-
-def test_fisher_discriminant_ratio():
-    labels = np.repeat([0, 1], 50)
-    rng = np.random.default_rng(0)
-    tight = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 0.1
-    loose = np.where(labels[:, None] == 0, 0.0, 10.0) + rng.normal(size=(100, 2)) * 3
-    assert fisher_discriminant_ratio(tight, labels) > 100 * fisher_discriminant_ratio(loose, labels)
 
 
 def test_a_saved_train_config_drops_the_settings_of_options_that_left_the_code():

@@ -29,7 +29,8 @@ PERTURBED = {"jpeg75": 75, "jpeg90_all_classes": 90}
 def measure(model, state: dict, config, reconstructor, split: str) -> dict:
     """The attribution metrics of one checkpoint (as export.checkpoints.load_model_on gives it) on one split."""
     from export.augment import jpeg
-    from export.evaluate import fisher_discriminant_ratio, method_metrics, open_set, ours_predict
+    from export.evaluate import method_metrics, open_set, ours_predict
+    from export.metrics import trace_ratio
     from export.train import fingerprints
     from export.trainset import build_eval_tiles
 
@@ -41,7 +42,7 @@ def measure(model, state: dict, config, reconstructor, split: str) -> dict:
     row = {"accuracy": ours["accuracy"], "image_accuracy": ours["image_accuracy"],
            "f_head_accuracy": float((outputs["logits"].argmax(1).numpy() == y).mean()),
            "decision_spaces": list(model.config.decision_spaces),
-           "fdr": fisher_discriminant_ratio(outputs["mu"].numpy(), y)}
+           "fdr": trace_ratio(outputs["mu"].numpy(), y)}
     held = open_set(model, state, config, reconstructor, tiles, outputs["mu"], outputs["logits"], state["held_out"],
                     split)
     if held["auroc"] is not None:
