@@ -24,18 +24,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from report import command_line, write_result  # noqa: E402
-from export.conditions import CONDITIONS, MAX_NATIVE_PIXELS, NEVER_TRAINED, SCREENSHOT_CROP, centre_crop  # noqa: E402
-from export.realworld import generated_items, measure, pool_items  # noqa: E402
+from export.conditions import CONDITIONS, MAX_NATIVE_PIXELS, NEVER_TRAINED, SCREENSHOT_CROP  # noqa: E402
+from export.realworld import GENERATE_CROP, GENERATE_SCALE, generated_items, measure, pool_items, prepared_crop  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 
-GENERATE_SCALE = 0.5           # the zoo's preparation before it regenerates (export.photos.DEFAULT_SCALE)
-GENERATE_CROP = 384            # generated images: a centre crop of at most this side, after preparation
 OUTCOMES = ("real", "generated", "unknown", "inconclusive")
 
 
@@ -161,8 +158,7 @@ def generate(args) -> int:
     centre-cropped to GENERATE_CROP): OUTPUT/MEMBER/PHOTO.png."""
     from export.dataset import Regenerators
     from export.generators import REAL, ZOO_DIR, listing
-    from export.photos import prepare
-    from runtime.intake import read_image, save_png
+    from runtime.intake import save_png
 
     cameras = [item for item in pool_items(args.pools, args.pool) if item.group == "camera"]
     if args.photos and args.photos < len(cameras):  # spread over the pool, not its first package
@@ -171,8 +167,7 @@ def generate(args) -> int:
     members = [row["name"] for row in listing() if row["name"] != REAL]
     started = time.time()
     for item in cameras:
-        photo = prepare(read_image(item.path), GENERATE_SCALE)
-        crop = np.asarray(centre_crop(Image.fromarray(photo), GENERATE_CROP, GENERATE_CROP, multiple=16))
+        crop = prepared_crop(item.path)
         for member in members:
             path = args.generated / member / f"{item.name}.png"
             if not path.is_file():

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from export.conditions import camera_template, condition_bytes, native_bytes
+from export.conditions import camera_template, centre_crop, condition_bytes, native_bytes
 from runtime.errors import InputError
+
+GENERATE_SCALE = 0.5           # the zoo's preparation before it regenerates (export.photos.DEFAULT_SCALE)
+GENERATE_CROP = 384            # generated images: a centre crop of at most this side, after preparation
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,18 @@ def generated_items(folder: Path, known: set[str]) -> list[Item]:
     if not items:
         raise InputError(f"{folder}: no generated images (FOLDER/SOURCE/NAME.png)")
     return items
+
+
+def prepared_crop(path: Path):
+    """A camera photo as the zoo regenerates it for the benchmarks: prepared (GENERATE_SCALE) and
+    centre-cropped to at most GENERATE_CROP on the 16-pixel grid; (H, W, 3) uint8."""
+    import numpy as np
+
+    from export.photos import prepare
+    from runtime.intake import read_image
+
+    photo = prepare(read_image(path), GENERATE_SCALE)
+    return np.asarray(centre_crop(Image.fromarray(photo), GENERATE_CROP, GENERATE_CROP, multiple=16))
 
 
 def camera_templates(items: list[Item]) -> list[dict]:
