@@ -88,3 +88,35 @@ def separation(features: np.ndarray, labels: np.ndarray, photos: list[str]) -> d
     return {"tiles": three(features, labels), "images": three(image_features, image_labels),
             "formulas": {"trace_ratio": TRACE_RATIO, "pairwise_fisher": PAIRWISE_FISHER,
                          "pairwise_fisher_lda": PAIRWISE_FISHER + ", on the LDA projection of f"}}
+
+
+def tile_lines(positions: list[tuple[int, int]], size: int, height: int, width: int) -> tuple[set[int], set[int]]:
+    """The lines where tiles at `positions` start or end, inside an image: (columns, rows). A line
+    x lies between pixel columns x - 1 and x."""
+    columns = {x for _, left in positions for x in (left, left + size) if 0 < x < width}
+    rows = {y for top, _ in positions for y in (top, top + size) if 0 < y < height}
+    return columns, rows
+
+
+def seam_ratio(change: np.ndarray, columns: set[int], rows: set[int], sigma: float = 0.0) -> float:
+    """How much a change (H, W) or (H, W, C) jumps where tiles meet: the mean absolute difference
+    between neighbouring pixels across the `columns` and `rows` lines, over that between every
+    other pair of neighbours. 1: no seam; a change made tile by tile, each on its own, is higher.
+    `sigma` > 0 first blurs the change (Gaussian, in pixels): a tile's offset in colour or
+    brightness, the seam people see, then stands out from the change's fine texture."""
+    from scipy.ndimage import gaussian_filter
+
+    change = np.asarray(change, dtype=np.float64)
+    if change.ndim == 2:
+        change = change[:, :, None]
+    if sigma > 0:
+        change = gaussian_filter(change, sigma=(sigma, sigma, 0))
+    across_x = np.abs(np.diff(change, axis=1))  # column j: between pixel columns j and j + 1
+    across_y = np.abs(np.diff(change, axis=0))
+    on_x = np.zeros(across_x.shape[1], dtype=bool)
+    on_x[[x - 1 for x in columns]] = True
+    on_y = np.zeros(across_y.shape[0], dtype=bool)
+    on_y[[y - 1 for y in rows]] = True
+    on = np.concatenate([across_x[:, on_x].ravel(), across_y[on_y].ravel()])
+    off = np.concatenate([across_x[:, ~on_x].ravel(), across_y[~on_y].ravel()])
+    return float(on.mean() / max(off.mean(), 1e-12))

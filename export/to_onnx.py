@@ -38,6 +38,9 @@ PARITY_TOLERANCE = 1e-4  # max |onnx - torch| <= tol * (1 + max |torch|) per out
 # The anonymization strengths a caller may choose: at 30 dB the change is plainly visible (SSIM
 # down to 0.86 on the shipped samples); at 45 dB it is about one 8-bit level per pixel.
 PSNR_FLOOR_RANGE_DB = (30.0, 45.0)
+# Anonymization's tile stride, per 64 pixels of tile: a quarter overlap, enough for the changes to
+# cross-fade without a seam (a half overlap measured the same, at 1.5x the time: docs/findings/anonymization.md).
+ANONYMIZE_STRIDE = 48
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "weights"
@@ -290,9 +293,11 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
         },
         "anonymize": {"psnr_floor_db": floor, "max_change_rms": max_change_rms(floor),
                       "psnr_floor_range_db": list(PSNR_FLOOR_RANGE_DB),
+                      "stride": ANONYMIZE_STRIDE * model_config["tile"] // 64,
                       "note": "per tile, G(f_target, c, r) - G(f, c, r) is scaled down to this RMS "
-                              "([-1, 1] units) before it is added; a caller may pick another floor "
-                              "within the range (lower: stronger)"},
+                              "([-1, 1] units); tiles at this stride overlap and their changes cross-fade "
+                              "(runtime.tiling.blend_window), so no tile edge is a seam; a caller may pick "
+                              "another floor within the range (lower: stronger)"},
         "open_set": open_set,
         "verdict": dict(UNCALIBRATED),  # python -m export.verdict calibrates it on validation images
         "files": files,

@@ -25,7 +25,7 @@ from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
 from runtime.intake import load
 from runtime.sessions import Graph, create_graphs
-from runtime.tiling import covering_grid, cut, overlap_mean, pad_to_tile
+from runtime.tiling import blend, blend_window, covering_grid, cut, pad_to_tile
 from runtime.verdict import UNCALIBRATED, decide, headline
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ class Engine:
         self.max_change_rms = float(manifest["anonymize"]["max_change_rms"])
         self.psnr_floor_db = float(manifest["anonymize"]["psnr_floor_db"])
         self.psnr_floor_range_db = tuple(float(v) for v in manifest["anonymize"]["psnr_floor_range_db"])
+        # Overlapping tiles whose changes cross-fade (no seams); a bundle that names no stride of its
+        # own changes tiles on the attribution grid.
+        self.anonymize_stride = int(manifest["anonymize"].get("stride", bundle.stride))
         self.threshold = float(manifest["open_set"]["threshold"])
         self.reference_tiles = int(manifest["open_set"]["reference_tiles"])
         self.scale = float(manifest["normalization"]["scale"])
@@ -147,14 +150,14 @@ class Engine:
                for i in range(0, len(f), BATCH_TILES)]
         return np.concatenate(out)
 
-    def analyze(self, image) -> Analysis:
-        """Cut an image into covering tiles and run every graph on them."""
+    def analyze(self, image, stride: int | None = None) -> Analysis:
+        """Cut an image into covering tiles (at `stride`; None: the manifest's) and run every graph on them."""
         started = time.perf_counter()
         decoded = load(image, history=self.read_jpeg_history)
         saving = decoded.saving
         original = decoded.pixels.shape[:2]
         padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
-        positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, self.bundle.stride)
+        positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, stride or self.bundle.stride)
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
@@ -262,7 +265,7 @@ class Engine:
         height, width = analysis.original_size
         f = analysis.mu.mean(0)
         residual_tiles = (analysis.x - analysis.x_hat).transpose(0, 2, 3, 1)
-        residual = overlap_mean(residual_tiles, analysis.positions, *analysis.image.shape[:2])[:height, :width]
+        residual = blend(residual_tiles, analysis.positions, *analysis.image.shape[:2])[:height, :width]
         spectrum = np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(residual.mean(2)))))
         low, high = np.percentile(spectrum, [1, 99.9])
         return {
@@ -298,20 +301,23 @@ class Engine:
 
     def anonymize(self, image, target: str = NEUTRAL, psnr_floor_db: float | None = None) -> dict:
         """x_cf = x + clip(G(f_target, c, r) - G(f, c, r)) per tile (r = x - R(x); clip: each tile's
-        change scaled down to a PSNR floor, by default the manifest's), overlap-averaged: the
-        anonymized image (uint8), the decoded input, SSIM and PSNR to it, the floor used, and the
-        attributions before and after."""
+        change scaled down to a PSNR floor, by default the manifest's), on tiles at the manifest's
+        anonymize stride cross-faded into one change (runtime.tiling.blend_window): the anonymized
+        image (uint8), the decoded input, SSIM and PSNR to it, the floor used, and the attributions
+        before and after."""
         f_target = self.target_fingerprint(target)
         budget = self.change_budget(psnr_floor_db)
         started = time.perf_counter()
-        analysis = self.analyze(image)
+        analysis = self.analyze(image, stride=self.anonymize_stride)
+        before = analysis if self.anonymize_stride == self.bundle.stride else self.analyze(image)
         height, width = analysis.original_size
         targets = np.broadcast_to(f_target, analysis.mu.shape).astype(np.float32)
         residual = analysis.x - analysis.x_hat
         delta = self.decode(targets, analysis.content, residual) - self.decode(analysis.mu, analysis.content, residual)
         rms = np.sqrt((delta**2).mean(axis=(1, 2, 3), keepdims=True))
         delta = delta * np.minimum(1.0, budget / np.maximum(rms, 1e-12))
-        delta = overlap_mean(delta.transpose(0, 2, 3, 1), analysis.positions, *analysis.image.shape[:2])
+        delta = blend(delta.transpose(0, 2, 3, 1), analysis.positions, *analysis.image.shape[:2],
+                      blend_window(self.bundle.tile, self.anonymize_stride))
         original = analysis.image.astype(np.float32)
         full = np.clip(original + delta / self.scale, 0, 255).round().astype(np.uint8)
         result = full[:height, :width]
@@ -324,7 +330,7 @@ class Engine:
             "target": target,
             "psnr_floor_db": self.psnr_floor_db if psnr_floor_db is None else float(psnr_floor_db),
             **similarity(*measured),
-            "before": self.verdict(analysis),
+            "before": self.verdict(before),
             "after": after,
             "provider": self.provider,
             "seconds": round(time.perf_counter() - started, 4),

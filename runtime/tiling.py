@@ -1,6 +1,6 @@
 """Tile geometry, the one place it is defined for the runtime and for training: a grid that covers
 every pixel (what users get), a grid of the tiles that fit inside, reflect padding for small
-images, and overlap-averaging back into a full image. numpy only."""
+images, and blending overlapping tiles back into a full image. numpy only."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,12 +42,27 @@ def cut(image: np.ndarray, positions: list[tuple[int, int]], size: int) -> np.nd
     return np.stack([image[top : top + size, left : left + size] for top, left in positions])
 
 
-def overlap_mean(tiles: np.ndarray, positions: list[tuple[int, int]], height: int, width: int) -> np.ndarray:
-    """Average (N, S, S, C) tiles back into an (H, W, C) image where they overlap."""
+def blend_window(size: int, stride: int) -> np.ndarray:
+    """(size, size) weights for blending tiles cut at `stride`: 1 inside, a sin^2 taper over the
+    `size - stride` pixels at each edge where the next tile overlaps (shifted copies sum to 1, so
+    tiles cross-fade instead of meeting at a seam); all ones when tiles do not overlap."""
+    overlap = min(size - stride, size // 2)
+    ramp = np.ones(size)
+    if overlap > 0:
+        rising = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
+        ramp[:overlap], ramp[size - overlap :] = rising, rising[::-1]
+    return np.outer(ramp, ramp)
+
+
+def blend(tiles: np.ndarray, positions: list[tuple[int, int]], height: int, width: int,
+          window: np.ndarray | None = None) -> np.ndarray:
+    """(N, S, S, C) tiles back into an (H, W, C) float32 image: where they overlap, their mean
+    weighted by `window` ((S, S); None: plain mean)."""
     size, channels = tiles.shape[1], tiles.shape[3]
+    weights = np.ones((size, size)) if window is None else window
     total = np.zeros((height, width, channels), dtype=np.float64)
     count = np.zeros((height, width, 1), dtype=np.float64)
     for tile, (top, left) in zip(tiles, positions):
-        total[top : top + size, left : left + size] += tile
-        count[top : top + size, left : left + size] += 1
-    return (total / np.maximum(count, 1)).astype(np.float32)
+        total[top : top + size, left : left + size] += tile * weights[:, :, None]
+        count[top : top + size, left : left + size, 0] += weights
+    return (total / np.maximum(count, 1e-12)).astype(np.float32)
