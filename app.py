@@ -248,7 +248,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
         psnr = "identical" if result["psnr"] is None else f"{result['psnr']:.2f} dB"
         metrics = (f"**SSIM** {result['ssim']:.4f} · **PSNR** {psnr} (floor {result['psnr_floor_db']:g} dB) · "
                    f"target: {'neutral (no known generator)' if target == NEUTRAL else target_display}")
-        if result["after"]["unknown"]:
+        if not result["changed"]:
+            metrics = f"**{result['note']}**"
+        elif result["after"]["unknown"]:
             metrics += (f"\n\nAfter: **unknown source**: no known generator fits it (closest: "
                         f"{result['after']['display_name']}).")
         before, after = result["before"], result["after"]
@@ -258,7 +260,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
                         "A lower PSNR floor makes a stronger change.")
         comparison = pd.DataFrame([{"image": "input", **summary_row(result["before"])},
                                    {"image": "anonymized", **summary_row(result["after"])}])
-        plain = {key: result[key] for key in ("target", "psnr_floor_db", "ssim", "psnr", "provider", "seconds")}
+        plain = {key: result[key] for key in ("target", "psnr_floor_db", "ssim", "psnr", "changed", "note", "provider",
+                                              "seconds")}
         plain["before"], plain["after"] = summary_row(result["before"]), summary_row(result["after"])
         return (shown_input, png), metrics, comparison, png, plain
 

@@ -71,9 +71,12 @@ def cmd_anonymize(engine: Engine, args) -> int:
     save_png(result["image"], args.output)
     row = {"path": args.path, "output": str(args.output), "target": result["target"],
            "psnr_floor_db": result["psnr_floor_db"], "ssim": result["ssim"],
-           "psnr": result["psnr"], "before": summary(result["before"]), "after": summary(result["after"])}
+           "psnr": result["psnr"], "changed": result["changed"], "note": result["note"],
+           "before": summary(result["before"]), "after": summary(result["after"])}
     if args.json:
         print(json.dumps(row, indent=1))
+    elif not result["changed"]:
+        print(f"{args.output}: {result['note']}")
     else:
         print(f"{args.output}: SSIM {row['ssim']:.4f}, PSNR {row['psnr'] or float('inf'):.2f} dB; "
               f"{row['before']['display_name']} -> {row['after']['display_name']}")

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NEUTRAL = "neutral"
+CAMERA_PHOTO_NOTE = ("Looks like a camera photo: there is no generator's fingerprint to hide, so the pixels are left "
+                     "as they are; a saved copy carries none of the file's metadata.")
 BATCH_TILES = 64
 
 
@@ -304,13 +306,21 @@ class Engine:
         change scaled down to a PSNR floor, by default the manifest's), on tiles at the manifest's
         anonymize stride cross-faded into one change (runtime.tiling.blend_window): the anonymized
         image (uint8), the decoded input, SSIM and PSNR to it, the floor used, and the attributions
-        before and after."""
+        before and after. An image the verdict calls a camera photo has no generator's fingerprint
+        to hide: neutral anonymization leaves its pixels as they are (`changed` False, and a `note`)."""
         f_target = self.target_fingerprint(target)
         budget = self.change_budget(psnr_floor_db)
         started = time.perf_counter()
-        analysis = self.analyze(image, stride=self.anonymize_stride)
-        before = analysis if self.anonymize_stride == self.bundle.stride else self.analyze(image)
-        height, width = analysis.original_size
+        before = self.analyze(image)
+        height, width = before.original_size
+        before_verdict = self.verdict(before)
+        answer = {"input": before.image[:height, :width], "target": target,
+                  "psnr_floor_db": self.psnr_floor_db if psnr_floor_db is None else float(psnr_floor_db),
+                  "before": before_verdict, "provider": self.provider}
+        if target == NEUTRAL and before_verdict["verdict"] == "real":
+            return {**answer, "image": answer["input"], "changed": False, "note": CAMERA_PHOTO_NOTE,
+                    "ssim": 1.0, "psnr": None, "after": before_verdict, "seconds": round(time.perf_counter() - started, 4)}
+        analysis = before if self.anonymize_stride == self.bundle.stride else self.analyze(image, self.anonymize_stride)
         targets = np.broadcast_to(f_target, analysis.mu.shape).astype(np.float32)
         residual = analysis.x - analysis.x_hat
         delta = self.decode(targets, analysis.content, residual) - self.decode(analysis.mu, analysis.content, residual)
@@ -323,15 +333,5 @@ class Engine:
         result = full[:height, :width]
         # SSIM needs a 7x7 window: an image smaller than that is measured on its padded tile.
         measured = (analysis.image[:height, :width], result) if min(height, width) >= 7 else (analysis.image, full)
-        after = self.attribute(result)
-        return {
-            "image": result,
-            "input": analysis.image[:height, :width],
-            "target": target,
-            "psnr_floor_db": self.psnr_floor_db if psnr_floor_db is None else float(psnr_floor_db),
-            **similarity(*measured),
-            "before": self.verdict(before),
-            "after": after,
-            "provider": self.provider,
-            "seconds": round(time.perf_counter() - started, 4),
-        }
+        return {**answer, "image": result, "changed": True, "note": None, **similarity(*measured),
+                "after": self.attribute(result), "seconds": round(time.perf_counter() - started, 4)}

@@ -71,3 +71,27 @@ def test_one_click_anonymization_leaves_no_grid_on_a_photo(rocket):
         ratios[stride] = (seam_ratio(change, *lines), seam_ratio(change, *lines, sigma=1))
     assert min(ratios[engine.bundle.tile]) > 2.0  # tiles changed on their own: a grid over the sky
     assert max(ratios[48]) <= 1.3  # cross-faded: no line stands out
+
+
+def test_a_camera_photo_is_left_as_it_is_and_the_answer_says_why(tiny_bundle, rocket):
+    """With a rule that calls everything real, neutral anonymization changes no pixel; "as if made
+    by X" still changes it."""
+    from runtime.bundle import load_bundle
+    from runtime.engine import CAMERA_PHOTO_NOTE, Engine
+
+    engine = Engine.load(str(tiny_bundle))
+
+    def with_rule(real_below: float) -> Engine:
+        manifest = copy.deepcopy(engine.bundle.manifest)
+        manifest["verdict"] = {**manifest["verdict"], "calibration": {"test": True}, "accuse_above": 1e9,
+                               "real_below": real_below}
+        return Engine(dataclasses.replace(load_bundle(str(tiny_bundle)), manifest=manifest), engine.graphs)
+
+    lenient = with_rule(1e9)
+    crop = rocket[:96, :128]
+    kept = lenient.anonymize(crop)
+    assert kept["before"]["verdict"] == "real" and kept["changed"] is False and kept["note"] == CAMERA_PHOTO_NOTE
+    assert np.array_equal(kept["image"], crop) and kept["psnr"] is None and kept["ssim"] == 1.0
+    named = lenient.anonymize(crop, target=engine.generators[0])
+    assert named["changed"] is True and not np.array_equal(named["image"], crop)
+    assert with_rule(-1e9).anonymize(crop)["changed"] is True  # inconclusive: there may be a trace to hide
