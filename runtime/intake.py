@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime.compression import Saving, is_lossy_webp, jpeg_history, jpeg_saving, webp_saving
@@ -15,7 +16,10 @@ from runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif")
+READABLE = "PNG, JPEG, WebP, GIF, BMP, TIFF, HEIC, AVIF"
+# Phones save HEIC (Pillow reads it through the pillow-heif plugin) and AVIF (Pillow itself).
+pillow_heif.register_heif_opener()
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 64 * 1024 * 1024
 # Transparent pixels are composited over white, the background most viewers show.
@@ -42,10 +46,17 @@ SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "
               b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
 
 
+# ISO base media files (HEIF, AVIF) name their brand after "ftyp" at byte 4.
+BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"mif1": "HEIF",
+          b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+
+
 def sniff_format(data: bytes) -> str | None:
     """The image format named by the file's first bytes, or None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
+    if data[4:8] == b"ftyp":
+        return BRANDS.get(data[8:12])
     return next((kind for magic, kind in SIGNATURES.items() if data.startswith(magic)), None)
 
 
@@ -90,7 +101,7 @@ def decode(data: bytes, name: str = "<bytes>", compression: bool = True) -> Deco
         kind = sniff_format(data)
         if kind:
             raise InputError(f"{name}: damaged or truncated {kind} file (its header cannot be read)") from error
-        raise InputError(f"{name}: not an image file PIL can read (PNG, JPEG, WebP, GIF, BMP, TIFF)") from error
+        raise InputError(f"{name}: not an image file PIL can read ({READABLE})") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{name}: damaged or truncated image ({error})") from error
 

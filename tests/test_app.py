@@ -83,6 +83,14 @@ def test_a_jpeg_upload_is_compared_with_its_reconstruction_saved_the_same_way(cl
     assert png["open_set"]["reference_saved_as"] == "8-bit"
 
 
+@pytest.mark.parametrize("fmt, suffix", [("HEIF", ".heic"), ("AVIF", ".avif")])
+def test_a_phone_photo_in_heic_or_avif_is_answered(client, tmp_path, fmt, suffix):
+    path = tmp_path / f"phone{suffix}"
+    Image.open(SAMPLES / "real--coffee.png").convert("RGB").save(path, fmt, quality=90)
+    *_, result = client.predict(handle_file(path), api_name="/attribute")
+    assert result["verdict"] in ("real", "generated", "unknown", "inconclusive") and result["image_size"] == [180, 256]
+
+
 def test_fingerprint_endpoint(client):
     fingerprint, residual, spectrum, _space, plain = client.predict(handle_file(SAMPLES / "real--chelsea.png"),
                                                                     api_name="/fingerprint")

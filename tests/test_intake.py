@@ -152,3 +152,20 @@ def test_an_animated_webp_decodes_its_first_frame():
     data = _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], quality=80)
     decoded = decode(data)
     assert decoded.pixels.shape == (16, 16, 3) and decoded.pixels[..., 0].mean() > 200
+
+
+@pytest.mark.parametrize("fmt, suffix", [("HEIF", ".heic"), ("AVIF", ".avif")])
+def test_phone_formats_heic_and_avif_are_read(tmp_path, fmt, suffix):
+    gradient = np.tile(np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None], (64, 1, 3))
+    path = tmp_path / f"phone{suffix}"
+    Image.fromarray(gradient).save(path, fmt, quality=95)
+    pixels = read_image(path)
+    assert pixels.shape == (64, 96, 3) and pixels.dtype == np.uint8
+    assert np.abs(pixels.astype(int) - gradient.astype(int)).mean() < 6  # lossy, but the same picture
+
+
+@pytest.mark.parametrize("fmt, kind", [("HEIF", "HEIC"), ("AVIF", "AVIF")])
+def test_a_damaged_phone_file_is_named_as_such(fmt, kind):
+    data = _encode(Image.new("RGB", (64, 64), (10, 200, 30)), fmt, quality=90)
+    with pytest.raises(InputError, match=f"damaged or truncated {kind}"):
+        decode_image(data[:40], name="upload")
