@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import logging
@@ -37,6 +38,15 @@ from runtime.provenance import disagreement, read_file_provenance
 logger = logging.getLogger("app")
 
 TITLE = "Causal fingerprint: which generative model made this image?"
+THIS_IMAGE = "this image"
+CSS = """
+.prob-row {display: flex; align-items: center; gap: 8px; margin: 2px 0; font-size: 0.9em}
+.prob-name {flex: 0 0 45%; overflow-wrap: anywhere}
+.prob-bar {flex: 1; background: var(--background-fill-secondary); height: 12px; border-radius: 3px}
+.prob-bar span {display: block; height: 100%; border-radius: 3px}
+.prob-value {flex: 0 0 4.5em; text-align: right; font-variant-numeric: tabular-nums}
+#examples .caption-label {white-space: normal; max-width: 94%; opacity: 0.9}
+"""
 EXAMPLES = Path(__file__).parent / "examples"
 CONCURRENCY = int(os.environ.get("APP_CONCURRENCY", "2"))
 # Uploads (gradio's cache) and the files we write are removed once older than this.
@@ -162,22 +172,53 @@ def provenance_markdown(provenance: dict) -> str:
     return "\n".join(lines)
 
 
-def probability_frame(result: dict, engine: Engine) -> pd.DataFrame:
+# One colour per source, the same in the probability bars, the tile map and the fingerprint space.
+PALETTE = ("#4c9a2a", "#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#7f7f7f", "#393b79", "#ad494a", "#637939", "#843c39", "#7b4173")
+THIS_IMAGE_COLOUR = "#000000"
+
+
+def source_colours(engine: Engine) -> dict[str, str]:
+    """display name -> colour, in the bundle's label order (the real class first)."""
+    return {label.display_name: PALETTE[k % len(PALETTE)] for k, label in enumerate(engine.labels)}
+
+
+def probability_bars(result: dict, engine: Engine) -> str:
+    """The sources' probabilities as horizontal bars, most likely first, each with its full name."""
     names = {label.name: label.display_name for label in engine.labels}
-    return pd.DataFrame({"source": [names[k] for k in result["probabilities"]],
-                         "probability": list(result["probabilities"].values())})
+    colours = source_colours(engine)
+    rows = []
+    for name, p in sorted(result["probabilities"].items(), key=lambda item: -item[1]):
+        shown = names[name]
+        rows.append(f'<div class="prob-row"><span class="prob-name">{html.escape(shown)}</span>'
+                    f'<span class="prob-bar"><span style="width:{100 * p:.1f}%;background:{colours[shown]}"></span></span>'
+                    f'<span class="prob-value">{p:.1%}</span></div>')
+    return '<div class="prob-bars" aria-label="Probability of each source">' + "".join(rows) + "</div>"
+
+
+def scope_markdown(engine: Engine) -> str:
+    """What the bundle knows and does not, for the first screen (the list itself folds away)."""
+    known = ", ".join(label.display_name for label in engine.labels if label.name in engine.generators)
+    return (f"**This Space knows {len(engine.generators)} small demo generators trained in this repository**, and "
+            "camera photos. **It has never seen** Stable Diffusion, Midjourney, DALL·E, Flux or any other generator "
+            "people use: an image from one is at best \"not made by any source this Space knows\". To go further, run "
+            "it with a bundle trained on their images (`BUNDLE_REPO`; the README shows how to make one from folders "
+            f"of images).\n<details><summary>The {len(engine.generators)} generators it knows</summary>{html.escape(known)}"
+            "</details>")
 
 
 def tile_map(image: np.ndarray, result: dict, engine: Engine, downloads: Downloads):
     """(image, [(mask, display name)]) as PNG files for TileMap: each tile coloured by its source.
-    A mask is what gr.AnnotatedImage would write: red, half opaque on the source's tiles."""
+    A mask is what gr.AnnotatedImage would write: the source's colour, half opaque on its tiles."""
     height, width = image.shape[:2]
     size = result["tiles"]["size"]
     names = {label.name: label.display_name for label in engine.labels}
     masks = {}
+    colours = source_colours(engine)
     for (top, left), label in zip(result["tiles"]["positions"], result["tiles"]["labels"]):
         mask = masks.setdefault(label, np.zeros((max(height, size), max(width, size), 4), np.uint8))
-        mask[top : top + size, left : left + size] = (255, 0, 0, 127)
+        colour = colours[names[label]].lstrip("#")
+        mask[top : top + size, left : left + size] = (*(int(colour[i : i + 2], 16) for i in (0, 2, 4)), 127)
     return (downloads.png(image, "image.png"),
             [(downloads.png(mask[:height, :width], f"mask-{k}.png"), names[label])
              for k, (label, mask) in enumerate(masks.items())])
@@ -186,7 +227,7 @@ def tile_map(image: np.ndarray, result: dict, engine: Engine, downloads: Downloa
 def scatter_frame(embedding: dict, engine: Engine) -> pd.DataFrame:
     names = {label.name: label.display_name for label in engine.labels}
     rows = [{"x": xy[0], "y": xy[1], "point": names[name]} for name, xy in embedding["prototypes"].items()]
-    rows.append({"x": embedding["image"][0], "y": embedding["image"][1], "point": "this image"})
+    rows.append({"x": embedding["image"][0], "y": embedding["image"][1], "point": THIS_IMAGE})
     return pd.DataFrame(rows)
 
 
@@ -195,13 +236,18 @@ def upscale(picture: np.ndarray, factor: int = 4) -> np.ndarray:
 
 
 def summary_row(result: dict) -> dict:
-    """One batch row; as on the Attribution tab, an inconclusive answer names no source."""
+    """One batch row, the answer first; as on the Attribution tab, an inconclusive answer names no source."""
     named = result["verdict"] != "inconclusive"
-    return {"verdict": result["verdict"], "headline": result["headline"],
-            "source": result["label"] if named else "", "display_name": result["display_name"] if named else "",
-            "confidence": round(result["confidence"], 4) if named else "",
-            "p_generated": round(result["p_generated"], 4), "unknown": result["unknown"],
-            "family": result["family"] if named else ""}
+    return {"verdict": result["verdict"], "source": result["display_name"] if named else "",
+            "confidence": round(result["confidence"], 4) if named else "", "unknown": result["unknown"],
+            "headline": result["headline"], "label": result["label"] if named else "",
+            "p_generated": round(result["p_generated"], 4), "family": result["family"] if named else ""}
+
+
+def load_examples() -> list[dict]:
+    """The captioned examples (examples/examples.json, made by python -m export.examples), with paths."""
+    entries = json.loads((EXAMPLES / "examples.json").read_text())
+    return [{**entry, "path": str(EXAMPLES / entry["file"])} for entry in entries]
 
 
 # ---------------------------------------------------------------- the app
@@ -229,7 +275,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
         conflict = disagreement(result["verdict"], provenance)
         if conflict:
             evidence = f"**Metadata and pixels disagree.** {conflict}\n\n{evidence}"
-        return (verdict_markdown(result, engine), evidence, probability_frame(result, engine),
+        return (verdict_markdown(result, engine), evidence, probability_bars(result, engine),
                 tile_map(image, result, engine, downloads), {**result, "provenance": provenance})
 
     def fingerprint(image_path):
@@ -283,10 +329,12 @@ def build_demo(engine: Engine) -> gr.Blocks:
         return (table, downloads.text(buffer.getvalue(), "attribution.csv"),
                 downloads.text(json.dumps(rows, indent=1), "attribution.json"), rows)
 
-    examples = sorted(str(p) for p in EXAMPLES.glob("*.png"))
+    examples = load_examples()
+    colours = source_colours(engine)
     with gr.Blocks(title=TITLE, delete_cache=(max(10, TEMP_MAX_AGE_S // 3), TEMP_MAX_AGE_S)) as demo:
         gr.Markdown(f"# {TITLE}\nDrop an image: the model names the generator whose *causal fingerprint* "
                     "it carries, shows that fingerprint, and can remove it in one click.")
+        gr.Markdown(scope_markdown(engine), elem_id="scope")
         with gr.Row():
             with gr.Column(scale=1):
                 image = ImageInput(type="filepath", label="Image", sources=["upload", "clipboard"])
@@ -294,47 +342,58 @@ def build_demo(engine: Engine) -> gr.Blocks:
                     attribute_button = gr.Button("Attribute", variant="primary")
                     fingerprint_button = gr.Button("Fingerprint")
                     anonymize_button = gr.Button("Anonymize")
-                target = gr.Dropdown(choices=list(generators), value=None, label="Advanced: counterfactual "
-                                     "\"as if made by X\" (empty: neutral anonymization)")
-                low, high = engine.psnr_floor_range_db
-                strength = gr.Slider(low, high, value=engine.psnr_floor_db, step=0.5,
-                                     label="Anonymization strength: PSNR floor in dB (lower: stronger, more "
-                                           f"visible; {engine.psnr_floor_db:g} is what the model was trained at)")
-                gr.Examples(examples=examples, inputs=image, examples_per_page=12)
+                with gr.Accordion("Anonymization options", open=False):
+                    target = gr.Dropdown(choices=list(generators), value=None, label="Counterfactual \"as if made by "
+                                         "X\" (empty: neutral anonymization)")
+                    low, high = engine.psnr_floor_range_db
+                    strength = gr.Slider(low, high, value=engine.psnr_floor_db, step=0.5,
+                                         label="Strength: PSNR floor in dB (lower: stronger, more visible; "
+                                               f"{engine.psnr_floor_db:g} is what the model was trained at)")
             with gr.Column(scale=2):
-                with gr.Tab("Attribution"):
-                    verdict = gr.Markdown()
-                    provenance = gr.Markdown()
-                    probabilities = gr.BarPlot(x="source", y="probability", sort="-y", label="Probabilities",
-                                               y_lim=[0, 1], x_label_angle=-30)
-                    tiles = TileMap(label="Local attribution (tiles coloured by source)")
-                    attribution_json = gr.JSON(label="Attribution (plain data)", visible=False)
-                with gr.Tab("Fingerprint"):
-                    with gr.Row():
-                        fingerprint_picture = gr.Image(label="Causal fingerprint G(f, c0)", format="png")
-                        residual_picture = gr.Image(label="Residual x - R(x)", format="png")
-                        spectrum_picture = gr.Image(label="Residual spectrum", format="png")
-                    space = gr.ScatterPlot(x="x", y="y", color="point", label="Fingerprint space (prototypes' plane)")
-                    fingerprint_json = gr.JSON(visible=False)
-                with gr.Tab("Anonymize"):
-                    slider = gr.ImageSlider(label="Input | anonymized", type="filepath")
-                    anonymize_metrics = gr.Markdown()
-                    comparison = gr.Dataframe(label="Attribution before and after")
-                    download = gr.File(label="Download (PNG, all metadata removed)")
-                    anonymize_json = gr.JSON(visible=False)
-                with gr.Tab("Batch"):
-                    files = gr.File(file_count="multiple", type="filepath", label="Images")
-                    batch_button = gr.Button("Attribute all")
-                    table = gr.Dataframe(label="Results")
-                    with gr.Row():
-                        csv_file = gr.File(label="CSV")
-                        json_file = gr.File(label="JSON")
-                    batch_json = gr.JSON(visible=False)
-                with gr.Tab("About"):
-                    gr.Markdown(about_markdown(engine, manifest))
+                with gr.Tabs() as tabs:
+                    with gr.Tab("Attribution", id="attribution"):
+                        verdict = gr.Markdown()
+                        provenance = gr.Markdown()
+                        probabilities = gr.HTML(label="Probabilities")
+                        tiles = TileMap(label="Local attribution (tiles coloured by source)", color_map=colours)
+                        attribution_json = gr.JSON(label="Attribution (plain data)", visible=False)
+                    with gr.Tab("Fingerprint", id="fingerprint"):
+                        with gr.Row():
+                            fingerprint_picture = gr.Image(label="Causal fingerprint G(f, c0)", format="png")
+                            residual_picture = gr.Image(label="Residual x - R(x)", format="png")
+                            spectrum_picture = gr.Image(label="Residual spectrum", format="png")
+                        space = gr.ScatterPlot(x="x", y="y", color="point", label="Fingerprint space (prototypes' plane)",
+                                               color_map={**colours, THIS_IMAGE: THIS_IMAGE_COLOUR})
+                        fingerprint_json = gr.JSON(visible=False)
+                    with gr.Tab("Anonymize", id="anonymize"):
+                        slider = gr.ImageSlider(label="Input | anonymized", type="filepath")
+                        anonymize_metrics = gr.Markdown()
+                        comparison = gr.Dataframe(label="Attribution before and after")
+                        download = gr.File(label="Download (PNG, all metadata removed)")
+                        anonymize_json = gr.JSON(visible=False)
+                    with gr.Tab("Batch", id="batch"):
+                        files = gr.File(file_count="multiple", type="filepath", label="Images")
+                        batch_button = gr.Button("Attribute all")
+                        table = gr.Dataframe(label="Results")
+                        with gr.Row():
+                            csv_file = gr.File(label="CSV")
+                            json_file = gr.File(label="JSON")
+                        batch_json = gr.JSON(visible=False)
+                    with gr.Tab("About", id="about"):
+                        gr.Markdown(about_markdown(engine, manifest))
+        gallery = gr.Gallery(value=[(e["path"], e["caption"]) for e in examples], label="Examples: pick one, then a "
+                             "button above (each is captioned with what made it)", columns=6, height="auto",
+                             allow_preview=False, elem_id="examples")
         gr.Markdown(f"<small>Running on **{engine.provider.replace('ExecutionProvider', '')}** · bundle "
                     f"`{engine.bundle.describe()}` · commit `{manifest.get('provenance', {}).get('commit', '?')[:10]}`</small>")
 
+        def pick_example(selected: gr.SelectData):
+            return examples[selected.index]["path"]
+
+        gallery.select(pick_example, None, image, api_visibility="private")
+        for button, tab in ((attribute_button, "attribution"), (fingerprint_button, "fingerprint"),
+                            (anonymize_button, "anonymize")):  # each button shows its own result
+            button.click(lambda tab=tab: gr.Tabs(selected=tab), None, tabs, api_visibility="private", queue=False)
         attribute_button.click(attribute, image, [verdict, provenance, probabilities, tiles, attribution_json],
                                api_name="attribute")
         fingerprint_button.click(fingerprint, image, [fingerprint_picture, residual_picture, spectrum_picture, space,
@@ -400,6 +459,7 @@ def load_engine() -> Engine:
 
 demo = build_demo(load_engine())
 
+
 def exit_on_sigterm(_signum, _frame) -> None:
     """Spaces and process managers stop the app with SIGTERM: exit normally, so the temporary
     folders (downloads, gradio's cache clean-up) are removed."""
@@ -414,4 +474,5 @@ if __name__ == "__main__":
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_BYTES,
         show_error=True,
+        css=CSS,
     )

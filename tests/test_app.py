@@ -1,4 +1,5 @@
 """The Space: started in a subprocess on a free port, called through gradio_client like a user's script."""
+import html
 import json
 from pathlib import Path
 
@@ -50,9 +51,17 @@ def test_attribute_endpoint(client, labels):
     assert Image.open(tiles["image"]).size == (256, 180)
     names = {row["name"]: row["display_name"] for row in load_bundle().manifest["labels"]}
     assert sorted(mask["label"] for mask in tiles["annotations"]) == sorted({names[k] for k in result["tiles"]["labels"]})
+    import app
+    from runtime.engine import Engine
+
+    colours = app.source_colours(Engine.load())
     for mask in tiles["annotations"]:
-        alpha = np.asarray(Image.open(mask["image"]))[..., 3]
+        pixels = np.asarray(Image.open(mask["image"]))
+        alpha = pixels[..., 3]
         assert alpha.shape == (180, 256) and set(np.unique(alpha)) <= {0, 127} and alpha.max() == 127
+        assert "#%02x%02x%02x" % tuple(pixels[alpha > 0][0, :3]) == colours[mask["label"]]  # the source's own colour
+    bars = _plot["value"] if isinstance(_plot, dict) else _plot
+    assert all(f">{html.escape(name)}<" in bars for name in names.values())  # every source, its full name
 
 
 def test_the_camera_photo_sample_is_never_accused_and_an_inconclusive_answer_names_no_source(client):
@@ -104,10 +113,10 @@ def test_anonymize_endpoint_returns_a_close_clean_png(client, labels):
     slider, metrics, _table, download, plain = client.predict(handle_file(source), None, api_name="/anonymize")
     assert "SSIM" in metrics and 0.8 <= plain["ssim"] <= 1
     assert ("After: **unknown source**" in metrics) is plain["after"]["unknown"]
-    assert plain["before"]["source"] in labels
+    assert plain["before"]["label"] in labels
     # an inconclusive answer names no source (summary_row), any other names a known one
     for row in (plain["before"], plain["after"]):
-        assert row["source"] == "" if row["verdict"] == "inconclusive" else row["source"] in labels
+        assert row["label"] == "" if row["verdict"] == "inconclusive" else row["label"] in labels
     with Image.open(download) as image:
         assert image.format == "PNG" and image.size == (256, 180)
         assert not image.info and not image.getexif()
@@ -131,9 +140,10 @@ def test_batch_endpoint_reports_good_and_bad_files(client, tmp_path, labels):
     table, csv_path, json_path, rows = client.predict(
         [handle_file(SAMPLES / "vq--chelsea.png"), handle_file(bad), handle_file(SAMPLES / "real--coffee.png")],
         api_name="/batch")
-    assert rows[0]["source"] in labels and rows[0]["error"] == "" and rows[0]["verdict"] == "generated"
+    assert rows[0]["label"] in labels and rows[0]["error"] == "" and rows[0]["verdict"] == "generated"
+    assert list(rows[0])[:5] == ["file", "verdict", "source", "confidence", "unknown"]  # the answer first
     # the camera photo sample is inconclusive (tests/data/golden.json): its row names no source
-    assert rows[2]["verdict"] == "inconclusive" and rows[2]["source"] == rows[2]["confidence"] == ""
+    assert rows[2]["verdict"] == "inconclusive" and rows[2]["source"] == rows[2]["label"] == rows[2]["confidence"] == ""
     assert 0 <= rows[2]["p_generated"] <= 1
     assert rows[1]["file"] == "broken.png"
     assert "damaged" in rows[1]["error"] or "not an image" in rows[1]["error"]

@@ -27,7 +27,7 @@ def test_the_wheel_holds_the_runtime_and_its_bundle_and_answers_like_the_checkou
     installed = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--disable-pip-version-check",
                     "--target", str(installed), str(wheel)], check=True, timeout=600)
-    sample = ROOT / "examples" / "real--chelsea.png"
+    sample = ROOT / "examples" / "real--grace_hopper.png"
     # run from elsewhere, so the installed package, not this checkout, is what answers
     done = subprocess.run([sys.executable, "-m", "runtime", "attribute", str(sample), "--json"], cwd=tmp_path,
                           env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"}, capture_output=True,
