@@ -39,13 +39,23 @@ logger = logging.getLogger("app")
 
 TITLE = "Causal fingerprint: which generative model made this image?"
 THIS_IMAGE = "this image"
+FINGERPRINT_CAPTIONS = {
+    "fingerprint": "G(f, c0): the trace of this image's source decoded on a neutral scene, less what every "
+                   "known source's trace shares (grey: nothing). Compare it with the known sources' below.",
+    "residual": "What the reconstructor cannot explain in this image: where a generator's traces, and some fine "
+                "texture, are left.",
+    "spectrum": "The residual's frequencies, the centre being the lowest. Bright points away from the centre "
+                "(circled) are periodic patterns, such as the grid an upsampling layer leaves.",
+    "space": "Each known source's prototype (coloured) and this image (the black star) on the plane of the "
+             "prototypes' two main axes: the nearer a prototype, the more alike the fingerprints.",
+}
 CSS = """
 .prob-row {display: flex; align-items: center; gap: 8px; margin: 2px 0; font-size: 0.9em}
 .prob-name {flex: 0 0 45%; overflow-wrap: anywhere}
 .prob-bar {flex: 1; background: var(--background-fill-secondary); height: 12px; border-radius: 3px}
 .prob-bar span {display: block; height: 100%; border-radius: 3px}
 .prob-value {flex: 0 0 4.5em; text-align: right; font-variant-numeric: tabular-nums}
-#examples .caption-label {white-space: normal; max-width: 94%; opacity: 0.9}
+#examples .caption-label, #source-fingerprints .caption-label {white-space: normal; max-width: 94%; opacity: 0.9}
 """
 EXAMPLES = Path(__file__).parent / "examples"
 CONCURRENCY = int(os.environ.get("APP_CONCURRENCY", "2"))
@@ -224,11 +234,40 @@ def tile_map(image: np.ndarray, result: dict, engine: Engine, downloads: Downloa
              for k, (label, mask) in enumerate(masks.items())])
 
 
-def scatter_frame(embedding: dict, engine: Engine) -> pd.DataFrame:
-    names = {label.name: label.display_name for label in engine.labels}
-    rows = [{"x": xy[0], "y": xy[1], "point": names[name]} for name, xy in embedding["prototypes"].items()]
-    rows.append({"x": embedding["image"][0], "y": embedding["image"][1], "point": THIS_IMAGE})
-    return pd.DataFrame(rows)
+def mark_peaks(spectrum: np.ndarray, peaks: list[list[int]]) -> np.ndarray:
+    """The grey spectrum as RGB with a red ring around each peak."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.fromarray(spectrum).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    radius = max(4, min(spectrum.shape) // 40)
+    for row, column in peaks:
+        draw.ellipse((column - radius, row - radius, column + radius, row + radius), outline=(230, 30, 30), width=2)
+    return np.asarray(picture)
+
+
+def space_figure(embedding: dict, engine: Engine):
+    """Each source's prototype, coloured and named, and this image (a black star) on the plane of
+    the prototypes' two main axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = source_colours(engine)
+    figure, axis = plt.subplots(figsize=(7, 4.8))
+    for label in engine.labels:
+        x, y = embedding["prototypes"][label.name]
+        axis.scatter(x, y, s=70, color=colours[label.display_name], label=label.display_name, zorder=2)
+    axis.scatter(*embedding["image"], s=260, marker="*", color=THIS_IMAGE_COLOUR, label=THIS_IMAGE, zorder=3)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.set_xlabel("first axis of the prototypes")
+    axis.set_ylabel("second axis")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
 
 
 def upscale(picture: np.ndarray, factor: int = 4) -> np.ndarray:
@@ -280,11 +319,12 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
     def fingerprint(image_path):
         result = call(engine.fingerprint, image_path)
-        plain = {"attribution": result["attribution"], "embedding": result["embedding"]}
+        plain = {"attribution": result["attribution"], "embedding": result["embedding"],
+                 "spectrum_peaks": result["spectrum_peaks"]}
         pictures = [downloads.png(picture, f"{name}.png") for name, picture in
                     (("fingerprint", upscale(result["fingerprint"])), ("residual", result["residual"]),
-                     ("spectrum", result["spectrum"]))]
-        return (*pictures, scatter_frame(result["embedding"], engine), plain)
+                     ("spectrum", mark_peaks(result["spectrum"], result["spectrum_peaks"])))]
+        return (*pictures, space_figure(result["embedding"], engine), plain)
 
     def anonymize(image_path, target_display=None, psnr_floor_db=None):
         target = generators.get(target_display, NEUTRAL) if target_display else NEUTRAL
@@ -331,6 +371,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
     examples = load_examples()
     colours = source_colours(engine)
+    names = {label.name: label.display_name for label in engine.labels}
     with gr.Blocks(title=TITLE, delete_cache=(max(10, TEMP_MAX_AGE_S // 3), TEMP_MAX_AGE_S)) as demo:
         gr.Markdown(f"# {TITLE}\nDrop an image: the model names the generator whose *causal fingerprint* "
                     "it carries, shows that fingerprint, and can remove it in one click.")
@@ -359,11 +400,21 @@ def build_demo(engine: Engine) -> gr.Blocks:
                         attribution_json = gr.JSON(label="Attribution (plain data)", visible=False)
                     with gr.Tab("Fingerprint", id="fingerprint"):
                         with gr.Row():
-                            fingerprint_picture = gr.Image(label="Causal fingerprint G(f, c0)", format="png")
-                            residual_picture = gr.Image(label="Residual x - R(x)", format="png")
-                            spectrum_picture = gr.Image(label="Residual spectrum", format="png")
-                        space = gr.ScatterPlot(x="x", y="y", color="point", label="Fingerprint space (prototypes' plane)",
-                                               color_map={**colours, THIS_IMAGE: THIS_IMAGE_COLOUR})
+                            with gr.Column(min_width=160):
+                                fingerprint_picture = gr.Image(label="This image's causal fingerprint", format="png")
+                                gr.Markdown(FINGERPRINT_CAPTIONS["fingerprint"])
+                            with gr.Column(min_width=160):
+                                residual_picture = gr.Image(label="Residual x - R(x)", format="png")
+                                gr.Markdown(FINGERPRINT_CAPTIONS["residual"])
+                            with gr.Column(min_width=160):
+                                spectrum_picture = gr.Image(label="Residual spectrum", format="png")
+                                gr.Markdown(FINGERPRINT_CAPTIONS["spectrum"])
+                        gr.Gallery(value=[(downloads.png(upscale(picture), f"{name}.png"), names[name])
+                                          for name, picture in engine.source_fingerprints().items()],
+                                   label="Every known source's fingerprint, to compare", columns=5, height="auto",
+                                   allow_preview=False, elem_id="source-fingerprints")
+                        space = gr.Plot(label="Fingerprint space")
+                        gr.Markdown(FINGERPRINT_CAPTIONS["space"])
                         fingerprint_json = gr.JSON(visible=False)
                     with gr.Tab("Anonymize", id="anonymize"):
                         slider = gr.ImageSlider(label="Input | anonymized", type="filepath")

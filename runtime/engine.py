@@ -59,6 +59,22 @@ class Analysis:
     saving: Saving | None = None  # how the input was compressed (the reference is saved the same way)
 
 
+def spectral_peaks(spectrum: np.ndarray, count: int = 8, centre: float = 0.06) -> list[list[int]]:
+    """The strongest isolated bright points of a centred log spectrum (H, W) away from its centre:
+    where a periodic trace, such as the grid an upsampling layer leaves, shows. [row, column] each,
+    strongest first; none where nothing stands out (4 standard deviations over the local mean)."""
+    from scipy.ndimage import maximum_filter, uniform_filter
+
+    excess = spectrum - uniform_filter(spectrum, size=15, mode="wrap")
+    height, width = spectrum.shape
+    rows, columns = np.ogrid[:height, :width]
+    far = np.hypot((rows - height // 2) / height, (columns - width // 2) / width) > centre
+    peaks = (excess == maximum_filter(excess, size=9, mode="wrap")) & far & (excess > excess.mean() + 4 * excess.std())
+    found = np.argwhere(peaks)
+    strongest = np.argsort(-excess[peaks])[:count]
+    return found[strongest].tolist()
+
+
 def max_change_rms(psnr_floor_db: float) -> float:
     """The RMS change (in [-1, 1] units, peak-to-peak 2) of a tile at a PSNR of `psnr_floor_db` dB."""
     return 2.0 * 10 ** (-psnr_floor_db / 20)
@@ -105,6 +121,7 @@ class Engine:
         self.scale = float(manifest["normalization"]["scale"])
         self.offset = float(manifest["normalization"]["offset"])
         self.verdict_rule = manifest.get("verdict", UNCALIBRATED)
+        self.shared = self.shared_fingerprint()  # what every source's fingerprint picture shares
 
     @classmethod
     def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
@@ -243,12 +260,20 @@ class Engine:
         return [self.attribute(image) for image in images]
 
     def fingerprint_picture(self, f: np.ndarray) -> np.ndarray:
-        """G(f, c0) for one fingerprint vector, as a signed (S, S, 3) residual."""
-        residual = self.decode(f[None].astype(np.float32), self.neutral_content[None])[0]
-        return residual.transpose(1, 2, 0)
+        """G(f, c0) for one fingerprint vector, less the mean of the known sources' G(prototype, c0)
+        (what every source's picture shares, mostly the neutral scene): a signed (S, S, 3) array."""
+        return self.decode(f[None].astype(np.float32), self.neutral_content[None])[0].transpose(1, 2, 0) \
+            - self.shared
+
+    def shared_fingerprint(self) -> np.ndarray:
+        """The mean of G(prototype, c0) over the known sources, (S, S, 3)."""
+        count = len(self.prototypes)
+        raw = self.decode(self.prototypes.astype(np.float32), np.repeat(self.neutral_content[None], count, 0))
+        return raw.mean(0).transpose(1, 2, 0)
 
     def source_fingerprints(self) -> dict[str, np.ndarray]:
-        """Each known source's fingerprint picture G(prototype, c0), uint8, on one shared scale."""
+        """Each known source's fingerprint picture (fingerprint_picture of its prototype), uint8, on one
+        shared scale."""
         raw = {label.name: self.fingerprint_picture(proto) for label, proto in zip(self.labels, self.prototypes)}
         spread = float(np.percentile(np.abs(np.stack(list(raw.values()))), 99.5)) or 1.0
         return {name: to_picture(r, spread) for name, r in raw.items()}
@@ -262,7 +287,8 @@ class Engine:
 
     def fingerprint(self, image) -> dict:
         """The image's causal fingerprint picture G(f, c0), its residual x - R(x) and the
-        residual's log spectrum (uint8 pictures), its place in fingerprint space, and the attribution."""
+        residual's log spectrum (uint8 pictures) with its isolated peaks, its place in fingerprint
+        space, and the attribution."""
         analysis = self.analyze(image)
         height, width = analysis.original_size
         f = analysis.mu.mean(0)
@@ -274,6 +300,7 @@ class Engine:
             "fingerprint": to_picture(self.fingerprint_picture(f)),
             "residual": to_picture(residual),
             "spectrum": np.clip((spectrum - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8),
+            "spectrum_peaks": spectral_peaks(spectrum),
             "embedding": self.embedding_plane(f),
             "attribution": self.verdict(analysis),
         }

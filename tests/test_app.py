@@ -105,7 +105,7 @@ def test_fingerprint_endpoint(client):
                                                                     api_name="/fingerprint")
     assert Image.open(residual).size == (226, 150) and Image.open(spectrum).size == (226, 150)
     assert Image.open(fingerprint).size[0] == Image.open(fingerprint).size[1]
-    assert len(plain["embedding"]["image"]) == 2
+    assert len(plain["embedding"]["image"]) == 2 and isinstance(plain["spectrum_peaks"], list)
 
 
 def test_anonymize_endpoint_returns_a_close_clean_png(client, labels):

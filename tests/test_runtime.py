@@ -383,3 +383,15 @@ def test_cli_anonymize_and_fingerprint_write_clean_pngs(tiny_bundle, tiny_datase
         "tagged-fingerprint.png", "tagged-residual.png", "tagged-spectrum.png"]
     result = run_module("runtime", "--bundle", str(tmp_path / "no-bundle"), "attribute", str(source))
     assert result.returncode == 3 and "not a bundle folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_spectral_peaks_find_a_periodic_trace_and_nothing_in_noise():
+    from runtime.engine import spectral_peaks
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 1, (128, 160))
+    grid = noise + 0.8 * np.cos(np.pi * np.arange(160) / 2)[None, :]  # a period of 4 pixels across
+    spectrum = lambda r: np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(r))))  # noqa: E731
+    assert spectral_peaks(spectrum(noise)) == []
+    peaks = spectral_peaks(spectrum(grid))
+    assert [64, 80 - 40] in peaks and [64, 80 + 40] in peaks  # a quarter of the width either side of the centre
