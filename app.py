@@ -160,7 +160,11 @@ def verdict_markdown(result: dict, engine: Engine) -> str:
     stated = (f"Probability that a generator made it **{result['p_generated']:.1%}**"
               if result["verdict"] == "inconclusive" else
               f"Confidence **{result['confidence']:.1%}** (probability of this answer)")
-    notes = [f"{stated} over {len(result['tiles']['positions'])} tiles",
+    coverage = result["tiles"]["coverage"]
+    read = f"{len(result['tiles']['positions'])} tiles" + (
+        f", spread evenly over {coverage:.0%} of the image (a large photo: faster, a little less evidence)"
+        if coverage < 1 else "")
+    notes = [f"{stated} over {read}",
              f"{result['image_size'][1]}x{result['image_size'][0]} px"]
     if result["padded"]:
         notes.append(f"padded to one {result['tiles']['size']}-px tile (smaller than a tile)")
@@ -306,7 +310,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
             raise gr.Error(str(error).replace(str(image_path), Path(image_path).name)) from error
 
     def attribute(image_path):
-        analysis = call(engine.analyze, image_path)
+        analysis = call(engine.analyze, image_path, None, True)  # as engine.attribute reads it
         result = engine.verdict(analysis)
         image = analysis.image[: result["image_size"][0], : result["image_size"][1]]
         provenance = call(read_file_provenance, image_path)

@@ -109,6 +109,36 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
+def large_photo(engine, sample: np.ndarray, args) -> dict:
+    """A large camera-sized JPEG attributed with every tile (no max_tiles) and with `args.max_tiles`
+    tiles spread evenly over it, side by side: seconds, tiles, coverage, and whether they agree."""
+    import copy
+    import dataclasses
+
+    from PIL import Image
+
+    from runtime.engine import Engine
+
+    width, height = args.large
+    image = np.tile(sample, (height // sample.shape[0] + 1, width // sample.shape[1] + 1, 1))[:height, :width]
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=92)
+    data = buffer.getvalue()
+    variants = {}
+    for name, cap in (("every_tile", None), ("spread", args.max_tiles)):
+        manifest = copy.deepcopy(engine.bundle.manifest)
+        manifest["tile"]["max_tiles"] = cap
+        variants[name] = Engine(dataclasses.replace(engine.bundle, manifest=manifest), engine.graphs)
+    answers = {name: variant.attribute(data) for name, variant in variants.items()}
+    seconds = side_by_side({name: lambda variant=variant: variant.attribute(data) for name, variant in variants.items()},
+                           args.large_repeats)
+    return {"size": f"{width}x{height}", "jpeg_quality": 92, "seconds": seconds,
+            "tiles": {name: len(answer["tiles"]["positions"]) for name, answer in answers.items()},
+            "coverage": {name: answer["tiles"]["coverage"] for name, answer in answers.items()},
+            "same_verdict_and_label": all(answers["spread"][key] == answers["every_tile"][key] for key in ("verdict", "label")),
+            "spread_over_every_tile": seconds["spread"] / seconds["every_tile"]}
+
+
 def side_by_side(runs: dict, repeats: int, pause: float = 0.05) -> dict:
     """Interleave the named callables `repeats` times, `pause` seconds (untimed) after each; median
     seconds of each."""
@@ -135,6 +165,10 @@ def main(argv=None) -> int:
                         help="instead of the manifest's open_set.reference_tiles (what a lower cap would cost)")
     parser.add_argument("--compare-reference-tiles", type=int, nargs="+", default=[], metavar="K",
                         help="also time attribute with these caps, side by side with the runtime's")
+    parser.add_argument("--large", type=int, nargs=2, default=[4000, 3000], metavar=("WIDTH", "HEIGHT"),
+                        help="the large photo (a JPEG file) attributed with every tile and with max_tiles spread tiles")
+    parser.add_argument("--large-repeats", type=int, default=3)
+    parser.add_argument("--max-tiles", type=int, default=512, help="the spread tiles of the large photo's second run")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latency.json")
     args = parser.parse_args(argv)
 
@@ -187,6 +221,7 @@ def main(argv=None) -> int:
                                   x=first, x_hat=x_hat, z=z, z_hat=z_hat)}, args.repeats)
     batch = side_by_side({"torch": lambda: reference.run_tiles(tiles),
                           "onnxruntime": lambda: engine.run_tiles(tiles)}, max(3, args.repeats // 2))
+    large = large_photo(engine, sample, args)
     ratio = end_to_end["onnxruntime"] / end_to_end["torch"]
     targets = TARGETS[args.device]
     result = {
@@ -208,6 +243,7 @@ def main(argv=None) -> int:
         "jpeg_file_over_pixels": attribute["onnxruntime_jpeg_file"] / attribute["onnxruntime"],
         "spinning_over_runtime": attribute["onnxruntime_spinning"] / attribute["onnxruntime"],
         "throughput_tiles_per_second": {name: args.batch_tiles / seconds for name, seconds in batch.items()},
+        "large_photo": large,
         "targets": targets,
     }
     target_size = TARGET_SIZE[args.device]

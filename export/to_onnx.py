@@ -38,6 +38,9 @@ PARITY_TOLERANCE = 1e-4  # max |onnx - torch| <= tol * (1 + max |torch|) per out
 # The anonymization strengths a caller may choose: at 30 dB the change is plainly visible (SSIM
 # down to 0.86 on the shipped samples); at 45 dB it is about one 8-bit level per pixel.
 PSNR_FLOOR_RANGE_DB = (30.0, 45.0)
+# Attribution reads at most this many tiles of an image, spread evenly: a 12-megapixel photo in about
+# 2 s on 2 CPU cores instead of 9 (bench/latency.py), with the coverage stated in the answer.
+MAX_TILES = 512
 # Anonymization's tile stride, per 64 pixels of tile: a quarter overlap, enough for the changes to
 # cross-fade without a seam (a half overlap measured the same, at 1.5x the time: docs/findings/anonymization.md).
 ANONYMIZE_STRIDE = 48
@@ -271,7 +274,7 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
         "format_version": FORMAT_VERSION,
         "name": "causal-fingerprint",
         "description": "Causal-fingerprint source attribution (arXiv 2509.15406), ONNX bundle",
-        "tile": {"size": model_config["tile"], "stride": stride},
+        "tile": {"size": model_config["tile"], "stride": stride, "max_tiles": MAX_TILES},
         "normalization": {"scale": 1 / 127.5, "offset": -1.0, "note": "x = uint8 * scale + offset, in [-1, 1]"},
         "labels": [{"name": n, "display_name": rows[n]["display_name"], "family": rows[n]["family"]}
                    for n in labels],

@@ -57,6 +57,12 @@ class Bundle:
     def stride(self) -> int:
         return int(self.manifest["tile"]["stride"])
 
+    @property
+    def max_tiles(self) -> int | None:
+        """At most this many tiles are attributed per image, spread evenly (None: every tile)."""
+        value = self.manifest["tile"].get("max_tiles")
+        return None if value is None else int(value)
+
     def path(self, graph: str) -> Path:
         return self.folder / self.manifest["files"][graph]["path"]
 
@@ -97,6 +103,9 @@ def read_manifest(folder: Path) -> dict:
             or open_set["reference_tiles"] != int(open_set["reference_tiles"]) or open_set["reference_tiles"] < 1:
         raise BundleError(f"{path}: open_set must give rule {OPEN_SET_RULE!r}, a numeric threshold and a whole "
                           f"number of reference_tiles (at least 1), got {open_set!r}")
+    max_tiles = manifest["tile"].get("max_tiles") if isinstance(manifest["tile"], dict) else None
+    if max_tiles is not None and not (isinstance(max_tiles, int) and not isinstance(max_tiles, bool) and max_tiles >= 1):
+        raise BundleError(f"{path}: tile.max_tiles must be a whole number of at least 1, got {max_tiles!r}")
     verdict = manifest.get("verdict")
     if verdict is not None and not (
             isinstance(verdict, dict) and is_number(verdict.get("accuse_above")) and is_number(verdict.get("real_below"))

@@ -25,7 +25,7 @@ from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
 from runtime.intake import load
 from runtime.sessions import Graph, create_graphs
-from runtime.tiling import blend, blend_window, covering_grid, cut, pad_to_tile
+from runtime.tiling import blend, blend_window, covering_grid, cut, pad_to_tile, spread_grid
 from runtime.verdict import UNCALIBRATED, decide, headline
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class Analysis:
     decision: np.ndarray       # (N, K) log-probabilities: the attribution of each tile
     seconds: float
     saving: Saving | None = None  # how the input was compressed (the reference is saved the same way)
+    sampled: bool = False         # the tiles are a spread subset of the covering grid
 
 
 def spectral_peaks(spectrum: np.ndarray, count: int = 8, centre: float = 0.06) -> list[list[int]]:
@@ -73,6 +74,14 @@ def spectral_peaks(spectrum: np.ndarray, count: int = 8, centre: float = 0.06) -
     found = np.argwhere(peaks)
     strongest = np.argsort(-excess[peaks])[:count]
     return found[strongest].tolist()
+
+
+def coverage(positions: list[tuple[int, int]], size: int, shape: tuple[int, int]) -> float:
+    """The share of an image's pixels that the tiles at `positions` cover."""
+    covered = np.zeros(shape, dtype=bool)
+    for top, left in positions:
+        covered[top : top + size, left : left + size] = True
+    return round(float(covered.mean()), 4)
 
 
 def max_change_rms(psnr_floor_db: float) -> float:
@@ -169,21 +178,26 @@ class Engine:
                for i in range(0, len(f), BATCH_TILES)]
         return np.concatenate(out)
 
-    def analyze(self, image, stride: int | None = None) -> Analysis:
-        """Cut an image into covering tiles (at `stride`; None: the manifest's) and run every graph on them."""
+    def analyze(self, image, stride: int | None = None, sample: bool = False) -> Analysis:
+        """Cut an image into covering tiles (at `stride`; None: the manifest's) and run every graph on
+        them; with `sample`, at most the manifest's max_tiles of them, spread evenly over the image."""
         started = time.perf_counter()
         decoded = load(image, history=self.read_jpeg_history)
         saving = decoded.saving
         original = decoded.pixels.shape[:2]
         padded_image, padded = pad_to_tile(decoded.pixels, self.bundle.tile)
-        positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, stride or self.bundle.stride)
+        stride = stride or self.bundle.stride
+        positions = covering_grid(*padded_image.shape[:2], self.bundle.tile, stride)
+        sampled = bool(sample and self.bundle.max_tiles and len(positions) > self.bundle.max_tiles)
+        if sampled:
+            positions = spread_grid(*padded_image.shape[:2], self.bundle.tile, stride, self.bundle.max_tiles)
         x = cut(padded_image, positions, self.bundle.tile).transpose(0, 3, 1, 2).astype(np.float32)
         x = x * self.scale + self.offset
         out = self.run_tiles(x)
         reference = self.run_tiles(self.saved_as_input(out["x_hat"][self.reference_picks(len(x))], saving))
         return Analysis(padded_image, original, padded, positions, x, out["x_hat"], out["mu"], out["content"],
                         out["logits"], reference["logits"], out["space_logits"], out["decision"],
-                        time.perf_counter() - started, saving)
+                        time.perf_counter() - started, saving, sampled)
 
     def reference_picks(self, count: int) -> np.ndarray:
         """Which of `count` tiles (raster order) the reference pass attributes: all of them up to the
@@ -239,6 +253,7 @@ class Engine:
                          "reference_saved_as": analysis.saving.describe() if analysis.saving else "8-bit"},
             "tiles": {
                 "size": self.bundle.tile, "stride": self.bundle.stride,
+                "coverage": coverage(analysis.positions, self.bundle.tile, analysis.image.shape[:2]),
                 "positions": [list(p) for p in analysis.positions],
                 "labels": [self.labels[k].name for k in tile_best],
                 "confidence": np.exp(tile_logp.max(1)).round(4).tolist(),
@@ -253,7 +268,7 @@ class Engine:
         """Which source made `image`: the verdict (real, generated, unknown, inconclusive), its
         headline and confidence, the closest known source (label, display name, family),
         probabilities, a per-tile map, the bundle's sha256, the provider and the time taken."""
-        return self.verdict(self.analyze(image))
+        return self.verdict(self.analyze(image, sample=True))
 
     def attribute_batch(self, images) -> list[dict]:
         """`attribute` for several images (each may have its own size)."""
@@ -338,7 +353,7 @@ class Engine:
         f_target = self.target_fingerprint(target)
         budget = self.change_budget(psnr_floor_db)
         started = time.perf_counter()
-        before = self.analyze(image)
+        before = self.analyze(image, sample=True)  # the answer attribute() gives
         height, width = before.original_size
         before_verdict = self.verdict(before)
         answer = {"input": before.image[:height, :width], "target": target,
@@ -347,7 +362,8 @@ class Engine:
         if target == NEUTRAL and before_verdict["verdict"] == "real":
             return {**answer, "image": answer["input"], "changed": False, "note": CAMERA_PHOTO_NOTE,
                     "ssim": 1.0, "psnr": None, "after": before_verdict, "seconds": round(time.perf_counter() - started, 4)}
-        analysis = before if self.anonymize_stride == self.bundle.stride else self.analyze(image, self.anonymize_stride)
+        reuse = self.anonymize_stride == self.bundle.stride and not before.sampled
+        analysis = before if reuse else self.analyze(image, self.anonymize_stride)  # every pixel is changed
         targets = np.broadcast_to(f_target, analysis.mu.shape).astype(np.float32)
         residual = analysis.x - analysis.x_hat
         delta = self.decode(targets, analysis.content, residual) - self.decode(analysis.mu, analysis.content, residual)

@@ -20,6 +20,21 @@ def covering_grid(height: int, width: int, size: int, stride: int) -> list[tuple
     return [(top, left) for top in _starts(height, size, stride) for left in _starts(width, size, stride)]
 
 
+def spread_grid(height: int, width: int, size: int, stride: int, max_tiles: int) -> list[tuple[int, int]]:
+    """The covering grid, or where it has more than `max_tiles` tiles, a sub-grid of its rows and
+    columns spread evenly over the image (the first and last of each kept), at most `max_tiles`."""
+    tops, lefts = _starts(height, size, stride), _starts(width, size, stride)
+    if len(tops) * len(lefts) <= max_tiles:
+        return [(top, left) for top in tops for left in lefts]
+    rows = max(1, min(len(tops), round((max_tiles * len(tops) / len(lefts)) ** 0.5)))
+    columns = max(1, min(len(lefts), max_tiles // rows))
+
+    def spread(starts: list[int], count: int) -> list[int]:
+        return [starts[i] for i in np.unique(np.linspace(0, len(starts) - 1, count).round().astype(int))]
+
+    return [(top, left) for top in spread(tops, rows) for left in spread(lefts, columns)]
+
+
 def inside_grid(height: int, width: int, size: int, stride: int) -> list[tuple[int, int]]:
     """Top-left corners of every `size` tile at `stride` that fits inside the image (no edge tiles:
     the dataset's tiles and training's validation grid)."""

@@ -48,9 +48,13 @@ def test_latency_bench_times_other_reference_caps_side_by_side(tmp_path, capsys)
     bench = load_bench("latency")
     output = tmp_path / "latency.json"
     assert bench.main(["--size", "192", "--repeats", "1", "--batch-tiles", "8", "--compare-reference-tiles", "2", "4",
+                       "--large", "640", "480", "--large-repeats", "1", "--max-tiles", "20",
                        "--output", str(output)]) == 0
     result = json.loads(output.read_text())
     assert result["tiles_per_image"] == 9 and result["reference_tiles"] == REFERENCE_TILES  # the manifest's
+    large = result["large_photo"]
+    assert large["tiles"] == {"every_tile": 80, "spread": 20} and large["coverage"]["every_tile"] == 1.0
+    assert 0 < large["coverage"]["spread"] < 1 and large["seconds"]["spread"] > 0
     for cap in (2, 4):
         assert result["attribute_seconds"][f"onnxruntime_reference_{cap}"] > 0
     assert bench.main(["--compare-reference-tiles", "0", "--output", str(output)]) == 2

@@ -395,3 +395,34 @@ def test_spectral_peaks_find_a_periodic_trace_and_nothing_in_noise():
     assert spectral_peaks(spectrum(noise)) == []
     peaks = spectral_peaks(spectrum(grid))
     assert [64, 80 - 40] in peaks and [64, 80 + 40] in peaks  # a quarter of the width either side of the centre
+
+
+def test_a_spread_grid_keeps_the_corners_and_stays_under_its_cap():
+    from runtime.tiling import covering_grid, spread_grid
+
+    full = covering_grid(3000, 4000, 64, 64)
+    spread = spread_grid(3000, 4000, 64, 64, 512)
+    assert len(full) == 47 * 63 and 400 < len(spread) <= 512 and set(spread) <= set(full)
+    assert {(0, 0), (3000 - 64, 4000 - 64), (0, 4000 - 64), (3000 - 64, 0)} <= set(spread)
+    tops = sorted({top for top, _ in spread})
+    assert max(np.diff(tops)) <= 2 * min(np.diff(tops))  # evenly spread rows
+    assert spread_grid(300, 200, 64, 64, 512) == covering_grid(300, 200, 64, 64)  # under the cap: every tile
+
+
+def test_a_large_image_is_read_on_spread_tiles_and_says_how_much(engine, sample):
+    import copy
+    import dataclasses
+
+    def with_cap(cap):
+        manifest = copy.deepcopy(engine.bundle.manifest)
+        manifest["tile"]["max_tiles"] = cap
+        return Engine(dataclasses.replace(engine.bundle, manifest=manifest), engine.graphs)
+
+    capped = with_cap(12)
+    large = np.tile(sample, (3, 3, 1))
+    answer = capped.attribute(large)
+    assert len(answer["tiles"]["positions"]) <= 12 and 0 < answer["tiles"]["coverage"] < 1
+    assert with_cap(None).attribute(large)["tiles"]["coverage"] == 1.0  # no cap: every pixel
+    changed = capped.anonymize(large, target="tiny-ae")  # anonymization changes every pixel's tile
+    assert changed["before"]["tiles"]["coverage"] == answer["tiles"]["coverage"]
+    assert (np.abs(changed["image"].astype(int) - large.astype(int)).sum(2) > 0).mean() > 0.5
