@@ -205,6 +205,25 @@ def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> 
     return torch.cat(codes).mean(0)
 
 
+def camera_embeddings(model, reconstructor, dataset: Path, tile: int) -> list[list[float]]:
+    """The embedding (mean f over the covering tiles, as the runtime reads it) of each validation
+    photo of the real class: the camera-photo guard an enrollment is checked against
+    (runtime.enroll; `export.verdict` replaces it with the validation pool's camera photos)."""
+    from export.data import load_split_images
+    from export.phase2 import reencode
+    from export.tiles import to_unit
+    from runtime.tiling import covering_grid, cut, pad_to_tile
+
+    embeddings = []
+    for by_label in load_split_images(dataset, "val", ["real"]).values():
+        padded, _ = pad_to_tile(by_label["real"], tile)
+        x = to_unit(torch.from_numpy(cut(padded, covering_grid(*padded.shape[:2], tile, tile), tile)).permute(0, 3, 1, 2))
+        with torch.no_grad():
+            mu = torch.cat([reencode(model, reconstructor, x[i : i + 256])["mu"] for i in range(0, len(x), 256)])
+        embeddings.append([round(float(v), 6) for v in mu.mean(0)])
+    return embeddings
+
+
 def git_commit(root: Path = ROOT) -> str:
     """The commit whose code made a bundle, with "+uncommitted" when export/ or runtime/ differ from
     it (so a manifest never names a commit that did not make it); "unknown" outside a git checkout."""
@@ -256,7 +275,7 @@ def benchmark_figures(path: Path = BENCHMARK_FILE) -> dict:
 
 
 def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Path, c0: torch.Tensor, open_set: dict,
-                  stride: int, tolerance: float, sources: dict[str, dict]) -> dict:
+                  stride: int, tolerance: float, sources: dict[str, dict], guard: list[list[float]]) -> dict:
     """The bundle's manifest; `sources` (export.trainset.dataset_sources) name and group the labels."""
     from runtime.engine import max_change_rms
 
@@ -303,6 +322,8 @@ def make_manifest(checkpoint: Path, state: dict, graphs: list[Graph], folder: Pa
                               "another floor within the range (lower: stronger)"},
         "open_set": open_set,
         "verdict": dict(UNCALIBRATED),  # python -m export.verdict calibrates it on validation images
+        "enrollment_guard": {"camera_embeddings": guard, "source": "the dataset's validation photos of the real "
+                             "class (python -m export.verdict puts the validation pool's camera photos here)"},
         "files": files,
         "opset": OPSET,
         "parity_tolerance": tolerance,
@@ -346,7 +367,7 @@ def export_bundle(checkpoint: Path, dataset: Path, output: Path, stride: int | N
             path = export_graph(graph, folder)
             graph.parity = check_parity(graph, path, checked.example, tolerance)
         manifest = make_manifest(checkpoint, state, graphs, folder, c0, open_set, stride, tolerance,
-                                 dataset_sources(dataset))
+                                 dataset_sources(dataset), camera_embeddings(model, reconstructor, dataset, tile))
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
         total = sum(p.stat().st_size for p in folder.iterdir())
         if total > MAX_BUNDLE_BYTES:

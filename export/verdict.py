@@ -14,8 +14,8 @@ image, `runtime.verdict`):
   against generated ones, each condition weighted alike), and its calibration error (ECE, 10
   bins) per condition.
 
-The result is written into the bundle's manifest.json (its `verdict` section); the ONNX files
-are untouched.
+The result is written into the bundle's manifest.json (its `verdict` section), with the validation
+camera photos' embeddings as its `enrollment_guard` (runtime.enroll); the ONNX files are untouched.
 
     python bench/real_world.py generate --pool val --pools data/pools --generated data/val-zoo --photos 40
     python -m export.verdict --bundle weights --pools data/pools --generated data/val-zoo
@@ -121,11 +121,26 @@ def calibration_rows(engine, pools: Path, generated: Path, cache: Path | None) -
     return [{**row, "condition": condition} for condition, rows in measured.items() for row in rows]
 
 
-def write_rule(bundle: Path, rule: dict) -> None:
-    """Put `rule` into the bundle folder's manifest.json as its `verdict` section."""
+def camera_guard(engine, pools: Path) -> dict:
+    """The validation pool's camera photos' embeddings (as their files arrive, at native size): what
+    an enrollment is checked against (runtime.enroll)."""
+    from export.conditions import native_bytes
+    from export.realworld import pool_items
+
+    cameras = [item for item in pool_items(pools, "val") if item.group == "camera"]
+    embeddings = [[round(float(v), 6) for v in engine.embedding(native_bytes(item.path))] for item in cameras]
+    return {"camera_embeddings": embeddings, "source": f"{len(embeddings)} camera photos of the validation pool, "
+                                                       "native (python -m export.verdict)"}
+
+
+def write_rule(bundle: Path, rule: dict, guard: dict | None = None) -> None:
+    """Put `rule` into the bundle folder's manifest.json as its `verdict` section (and `guard` as
+    its `enrollment_guard`)."""
     path = Path(bundle) / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["verdict"] = rule
+    if guard is not None:
+        manifest["enrollment_guard"] = guard
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
@@ -158,7 +173,7 @@ def _run(args) -> None:
         raise InputError("--target and --real-miss are shares between 0 and 1")
     engine = Engine.load(args.bundle, threads=args.threads)
     rule = choose_rule(calibration_rows(engine, args.pools, args.generated, args.cache), args.target, args.real_miss)
-    write_rule(args.bundle, rule)
+    write_rule(args.bundle, rule, camera_guard(engine, args.pools))
     if args.report:
         command = " ".join(["python -m export.verdict", *(sys.argv[1:] if args.argv is None else args.argv)])
         report = {"command": command, "bundle_sha256_before": engine.bundle.sha256, "rule": rule}

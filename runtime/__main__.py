@@ -4,6 +4,8 @@
     python -m runtime attribute --bundle BUNDLE a.png --json   # a bundle folder or Hub repo id (--revision R)
     python -m runtime fingerprint a.png --output pictures/
     python -m runtime anonymize a.png --output a-anonymized.png [--target neutral] [--psnr-floor DB] [--json]
+    python -m runtime enroll --name NAME --images a.png b.png c.png --output NAME.json   # a new source
+    python -m runtime attribute --enrolled NAME.json a.png --json
 
 A file that cannot be used is reported (with `error`) and makes the exit code 1; never a traceback.
 """
@@ -66,6 +68,14 @@ def cmd_fingerprint(engine: Engine, args) -> int:
     return 0
 
 
+def cmd_enroll(engine: Engine, args) -> int:
+    made = engine.enroll(args.name, args.images, args.family, args.display_name)
+    made.save(args.output)
+    print(f"{args.output}: {made.display_name} enrolled from {made.images} images (radius {made.radius:.3f}) "
+          f"on bundle {made.bundle_sha256[:12]}")
+    return 0
+
+
 def cmd_anonymize(engine: Engine, args) -> int:
     result = engine.anonymize(args.path, args.target, args.psnr_floor)
     save_png(result["image"], args.output)
@@ -92,6 +102,8 @@ def add_engine_options(parser: argparse.ArgumentParser, defaults: bool = True) -
     parser.add_argument("--bundle", default=default(None), help="bundle folder or Hub repo id (default: the shipped weights/)")
     parser.add_argument("--revision", default=default(None), help="Hub revision of --bundle")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default("auto"))
+    parser.add_argument("--enrolled", action="append", default=default([]), metavar="OVERLAY",
+                        help="an enrollment overlay made on this bundle (python -m runtime enroll); repeatable")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,6 +123,12 @@ def parser() -> argparse.ArgumentParser:
     fingerprint = command("fingerprint", "write the fingerprint, residual and spectrum pictures")
     fingerprint.add_argument("path")
     fingerprint.add_argument("--output", type=Path, required=True, help="folder for the PNGs")
+    enroll = command("enroll", "teach the bundle a new source from a few of its images")
+    enroll.add_argument("--name", required=True, help="the new source's name (lower-case letters, digits, . _ -)")
+    enroll.add_argument("--images", nargs="+", required=True, help="at least 3 images the source made")
+    enroll.add_argument("--output", type=Path, required=True, help="the overlay JSON to write")
+    enroll.add_argument("--family", help="its family (default: its name)")
+    enroll.add_argument("--display-name", help="how answers name it (default: its name)")
     anonymize = command("anonymize", "remove the source's fingerprint")
     anonymize.add_argument("path")
     anonymize.add_argument("--output", type=Path, required=True, help="the anonymized PNG")
@@ -125,9 +143,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    commands = {"attribute": cmd_attribute, "fingerprint": cmd_fingerprint, "anonymize": cmd_anonymize}
+    commands = {"attribute": cmd_attribute, "fingerprint": cmd_fingerprint, "anonymize": cmd_anonymize,
+                "enroll": cmd_enroll}
     try:
-        engine = Engine.load(args.bundle, args.revision, device=args.device)
+        engine = Engine.load(args.bundle, args.revision, device=args.device, enrolled=args.enrolled)
         return commands[args.command](engine, args)
     except BundleError as error:
         print(f"error: bundle: {error}", file=sys.stderr)

@@ -23,6 +23,7 @@ from scipy.special import log_softmax, logsumexp
 
 from runtime.bundle import GRAPHS, OPEN_SET_RULE, Bundle, Label, load_bundle
 from runtime.errors import InputError
+from runtime.enroll import Enrolled, enroll, load_overlay, match
 from runtime.intake import load
 from runtime.sessions import Graph, create_graphs
 from runtime.tiling import blend, blend_window, covering_grid, cut, pad_to_tile, spread_grid
@@ -108,10 +109,12 @@ def similarity(source: np.ndarray, result: np.ndarray) -> dict:
 class Engine:
     """A loaded bundle and its ONNX Runtime sessions (built once). Thread-safe for inference."""
 
-    def __init__(self, bundle: Bundle, graphs: dict[str, Graph], read_jpeg_history: bool = True):
+    def __init__(self, bundle: Bundle, graphs: dict[str, Graph], read_jpeg_history: bool = True,
+                 enrolled: tuple[Enrolled, ...] = ()):
         self.bundle = bundle
         self.graphs = graphs
         self.read_jpeg_history = read_jpeg_history
+        self.enrolled = tuple(enrolled)  # sources taught from a few images (runtime.enroll)
         manifest = bundle.manifest
         self.labels: list[Label] = bundle.labels
         self.real_index = [label.name for label in self.labels].index(manifest["real_label"])
@@ -135,15 +138,15 @@ class Engine:
     @classmethod
     def load(cls, source: str | Path | None = None, revision: str | None = None, device: str = "auto",
              threads: int = 0, available_providers: list[str] | None = None,
-             read_jpeg_history: bool = True, spinning: bool = False) -> "Engine":
+             read_jpeg_history: bool = True, spinning: bool = False, enrolled: list[str | Path] = ()) -> "Engine":
         """Load a bundle (None: the shipped `weights/`) and build its sessions (`threads`,
         `spinning`: runtime.sessions.create_session). `read_jpeg_history`: an image that is not a
         JPEG file but was one (runtime.compression.jpeg_history) has its reference saved as that
-        JPEG was (False: as 8-bit)."""
+        JPEG was (False: as 8-bit). `enrolled`: enrollment overlays (runtime.enroll) made on this bundle."""
         bundle = load_bundle(source, revision)
         paths = {name: bundle.path(name) for name in GRAPHS}
         graphs = create_graphs(paths, device, threads, available_providers, spinning)
-        return cls(bundle, graphs, read_jpeg_history)
+        return cls(bundle, graphs, read_jpeg_history, tuple(load_overlay(path, bundle.sha256) for path in enrolled))
 
     @property
     def provider(self) -> str:
@@ -234,7 +237,7 @@ class Engine:
         decided = decide(probabilities, names, self.real_index, score > self.threshold, self.verdict_rule)
         label = self.labels[names.index(decided.label)]
         tile_best = tile_logp.argmax(1)
-        return {
+        answer = {
             "verdict": decided.outcome,
             "headline": headline(decided, label.display_name, len(self.generators)),
             "label": label.name,
@@ -263,6 +266,27 @@ class Engine:
             "provider": self.provider,
             "seconds": round(analysis.seconds, 4),
         }
+        found = match(self, analysis.mu.mean(0), list(self.enrolled))
+        if found:
+            source, distance = found
+            answer.update({"verdict": "generated", "is_real": False, "unknown": False, "label": source.name,
+                           "display_name": source.display_name, "family": source.family,
+                           "headline": f"Made by {source.display_name}, a source taught from {source.images} images",
+                           "confidence": round(max(0.5, 1 - distance / (2 * source.radius)), 4),
+                           "enrolled": {"name": source.name, "distance": round(distance, 4), "radius": source.radius}})
+        return answer
+
+    def embedding(self, image) -> np.ndarray:
+        """An image's place in fingerprint space: the mean fingerprint f of its tiles, (F,)."""
+        return self.analyze(image, sample=True).mu.mean(0)
+
+    def enroll(self, name: str, images, family: str | None = None, display_name: str | None = None) -> Enrolled:
+        """Teach this bundle a new source from a few of its images (see runtime.enroll)."""
+        return enroll(self, name, images, family, display_name)
+
+    def with_enrolled(self, enrolled) -> "Engine":
+        """This engine (the same sessions) with these enrolled sources instead of its own."""
+        return Engine(self.bundle, self.graphs, self.read_jpeg_history, tuple(enrolled))
 
     def attribute(self, image) -> dict:
         """Which source made `image`: the verdict (real, generated, unknown, inconclusive), its

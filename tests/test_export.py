@@ -97,7 +97,7 @@ def test_the_manifest_names_the_sources_as_the_dataset_records_them(tiny_bundle,
     renamed = {name: {**row, "display_name": f"Studio {k}", "family": f"family-{k}"}
                for k, (name, row) in enumerate(sources.items())}
     state = torch.load(tiny_checkpoint, weights_only=False, map_location="cpu")
-    made = make_manifest(tiny_checkpoint, state, [], tmp_path, torch.zeros(4), manifest["open_set"], 32, 1e-3, renamed)
+    made = make_manifest(tiny_checkpoint, state, [], tmp_path, torch.zeros(4), manifest["open_set"], 32, 1e-3, renamed, [])
     assert [row["display_name"] for row in made["labels"]] == [renamed[n]["display_name"] for n in state["labels"]]
     assert [row["family"] for row in made["held_out"]] == [renamed[n]["family"] for n in state["held_out"]]
 

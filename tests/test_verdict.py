@@ -196,5 +196,7 @@ def test_the_command_line_calibrates_a_bundle_on_validation_images(tiny_bundle, 
     written = json.loads(report.read_text())
     assert written["rule"] == rule and written["command"].startswith("python -m export.verdict --bundle")
     assert Engine.load(folder, threads=1).verdict_rule == rule
+    guard = json.loads((folder / "manifest.json").read_text())["enrollment_guard"]
+    assert len(guard["camera_embeddings"]) == 4 and "4 camera photos of the validation pool" in guard["source"]
     assert verdict.main([*args[:-2], "--target", "1.5"]) == 2
     assert "shares between 0 and 1" in capsys.readouterr().err
