@@ -304,10 +304,9 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
     """AUROC of "unknown" scores, held-out zoo members (positives) vs known sources, per tile and
     per whole image (mean tile score), for the energy, the runtime's relative score (export.open_set)
     and two others, on the photos of `split` (the split of the `known` tiles); the share of images
-    the runtime's rule (`rule`; None: calibrated here) and the tile-majority rule call unknown; where
+    the runtime's rule (`rule`; None: calibrated here) calls unknown; where
     held-out images are named."""
-    from export.open_set import (calibrate_relative, called_unknown, image_means, relative_scores,
-                                 tile_majority_called_unknown)
+    from export.open_set import calibrate_relative, called_unknown, image_means, relative_scores
     from export.train import fingerprints
     from export.trainset import build_eval_tiles
 
@@ -344,12 +343,7 @@ def open_set(model, state, config, reconstructor, known, known_mu, known_logits,
             "known_flagged_unknown": float((known_scores["energy"] > threshold).mean()),
             "unknown_flagged_unknown": float((unknown_scores["energy"] > threshold).mean()),
             "images_called_unknown": {kind: called_unknown(relative[kind]["image_relative"], rule["threshold"])
-                                      for kind in relative},
-            "images_called_unknown_tile_majority": {
-                "known": tile_majority_called_unknown(known_scores["energy"], threshold, known.photos,
-                                                      known.labels.numpy()),
-                "unknown": tile_majority_called_unknown(unknown_scores["energy"], threshold, unknown.photos,
-                                                        unknown.labels.numpy())}}
+                                      for kind in relative}}
 
 
 def markdown(result: dict) -> str:
@@ -377,10 +371,7 @@ def markdown(result: dict) -> str:
                   + (f". The app's rule (an image's energy relative to its own reconstruction's, threshold "
                      f"{open_set['rule']['threshold']:.3f} calibrated on known validation images) calls "
                      f"{open_set['images_called_unknown']['unknown']:.3f} of unknown images and "
-                     f"{open_set['images_called_unknown']['known']:.3f} of known images unknown; the tile-majority "
-                     f"rule (more than half the tiles flagged) calls "
-                     f"{open_set['images_called_unknown_tile_majority']['unknown']:.3f} and "
-                     f"{open_set['images_called_unknown_tile_majority']['known']:.3f}"
+                     f"{open_set['images_called_unknown']['known']:.3f} of known images unknown"
                      if "rule" in open_set else "")
                   + (f". Named by their nearest known sibling instead, held-out images are put in their own "
                      f"family {open_set['held_out_named_in_own_family']['images']:.3f} of the time "

@@ -1,4 +1,4 @@
-"""The "unknown source" rule, torch side: its score, its calibration, and the older rule it replaced.
+"""The "unknown source" rule, torch side: its score and its calibration.
 
 A tile's energy -logsumexp(f-head logits) depends on the photo as much as on the source, so a
 threshold on it, calibrated on some photos, flags almost nothing on others. The rule compares an
@@ -25,10 +25,6 @@ REFERENCE_TILES = 16
 DESCRIPTION = ("relative: an image's mean tile energy -logsumexp(f-head logits) minus that of its own "
                "reconstruction R(x) saved as the input was (8-bit; a JPEG file's re-saved with its own JPEG tables) "
                "and attributed tile by tile (higher: more likely unknown); unknown source when above the threshold")
-# The tile-majority rule (the runtime's before manifest format 4): "unknown source" when more than
-# this share of an image's tiles have an energy above the tiles' threshold. Kept to compare with.
-UNKNOWN_IF_FRACTION_ABOVE = 0.5
-
 
 def image_keys(photos: list[str], labels: np.ndarray) -> list[tuple[str, int]]:
     """The images (photo, source) of a tile set, in first-seen order: the order of image_means."""
@@ -93,9 +89,3 @@ def called_unknown(image_scores: np.ndarray, threshold: float) -> float:
     """The share of images the relative rule calls "unknown source"."""
     return float((image_scores > threshold).mean())
 
-
-def tile_majority_called_unknown(scores: np.ndarray, threshold: float, photos: list[str], labels: np.ndarray) -> float:
-    """The share of images (photo, source) the tile-majority rule calls "unknown source": more
-    than UNKNOWN_IF_FRACTION_ABOVE of their tiles score above `threshold`."""
-    shares = image_means((scores > threshold).astype(np.float64), photos, labels)
-    return float((shares > UNKNOWN_IF_FRACTION_ABOVE).mean())

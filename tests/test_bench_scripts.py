@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import load_bench
@@ -59,3 +60,13 @@ def test_latency_bench_times_other_reference_caps_side_by_side(tmp_path, capsys)
         assert result["attribute_seconds"][f"onnxruntime_reference_{cap}"] > 0
     assert bench.main(["--compare-reference-tiles", "0", "--output", str(output)]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_the_tile_majority_rule_the_open_set_experiment_compared_with():
+    # three images (photo, source): 3 of 4 tiles above the threshold, 2 of 4 (not more than half), 0 of 2
+    rule = load_bench("open_set_reference").tile_majority_called_unknown
+    scores = np.array([1.0, 2.0, 3.0, -1.0, 5.0, 5.0, -2.0, -3.0, -1.0, -1.0])
+    photos = ["a"] * 8 + ["b"] * 2
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
+    assert rule(scores, 0.5, photos, labels) == pytest.approx(1 / 3)
+    assert rule(scores, -5.0, photos, labels) == 1.0 and rule(scores, 10.0, photos, labels) == 0.0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.open_set import called_unknown, manifest_entry, tile_majority_called_unknown
+from export.open_set import called_unknown, manifest_entry
 from export.evaluate import run as evaluate_run
 from export.losses import supervised_contrastive
 from export.model import CausalFingerprintModel
@@ -63,7 +63,6 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert result["fdr"]["value"] > 0 and "tr(S_B)" in result["fdr"]["formula"]
     assert 0 <= result["open_set"]["auroc"] <= 1
     assert all(0 <= share <= 1 for share in result["open_set"]["images_called_unknown"].values())
-    assert all(0 <= share <= 1 for share in result["open_set"]["images_called_unknown_tile_majority"].values())
     assert result["open_set"]["rule"]["rule"] == "relative"
     assert set(result["open_set"]["scores"]["relative"]) == {"tile_auroc", "image_auroc"}
     assert set(result["open_set"]["held_out_named_in_own_family"]) == {"tiles", "images"}
@@ -77,16 +76,6 @@ def test_whole_run_then_evaluation_writes_every_key(tiny_dataset, tiny_checkpoin
     assert set(called) == {"input", "neutral", "named"} and all(0 <= share <= 1 for share in called.values())
     assert output.with_suffix(".md").read_text().startswith("# Attribution benchmark")
     assert {p.name for p in (tmp_path / "docs").iterdir()} == {"fingerprint_space.png", "confusion.png", "anonymize.png"}
-
-
-def test_the_tile_majority_rule_calls_an_image_unknown_when_more_than_half_its_tiles_are_flagged():
-    # three images (photo, source): 3 of 4 tiles above the threshold, 2 of 4 (not more than half), 0 of 2
-    scores = np.array([1.0, 2.0, 3.0, -1.0, 5.0, 5.0, -2.0, -3.0, -1.0, -1.0])
-    photos = ["a"] * 8 + ["b"] * 2
-    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
-    assert tile_majority_called_unknown(scores, 0.5, photos, labels) == pytest.approx(1 / 3)
-    assert tile_majority_called_unknown(scores, -5.0, photos, labels) == 1.0
-    assert tile_majority_called_unknown(scores, 10.0, photos, labels) == 0.0
 
 
 def test_the_relative_rule_threshold_leaves_the_quantile_of_known_images_below_it():
