@@ -9,7 +9,7 @@ import torch
 from conftest import run_module
 from export.open_set import calibrate_relative
 from export.reconstructor import load_reconstructor
-from export.to_onnx import OPSET, ParityError, build_graphs, check_parity, dataset_tiles, export_graph
+from export.to_onnx import MAX_TILES, OPSET, ParityError, build_graphs, check_parity, dataset_tiles, export_graph
 from export.checkpoints import load_model, load_model_on
 from export.phase2 import reencode
 from runtime.bundle import GRAPHS, read_manifest, sha256
@@ -21,7 +21,9 @@ def test_bundle_has_every_graph_checked_and_a_complete_manifest(tiny_bundle, tin
     model, state, config, reconstructor = load_model_on(tiny_checkpoint, tiny_dataset)
     assert [row["name"] for row in manifest["labels"]] == state["labels"]
     assert manifest["real_label"] == "real" and manifest["held_out"][0]["name"] == "gan-bicubic"
-    assert manifest["tile"] == {"size": 32, "stride": 16}
+    assert manifest["tile"] == {"size": 32, "stride": 16, "max_tiles": MAX_TILES}
+    assert manifest["anonymize"]["stride"] == 24  # 48 per 64 pixels of tile: the changes cross-fade
+    assert len(manifest["enrollment_guard"]["camera_embeddings"]) == 2  # the tiny dataset's validation photos
     assert manifest["opset"] == OPSET >= 17
     assert np.array(manifest["fingerprint"]["prototypes"]).shape == (4, state["model_config"]["fingerprint_dim"])
     # the open-set rule is calibrated on the known sources' validation images

@@ -67,7 +67,7 @@ def test_a_folder_dataset_trains_exports_and_names_its_own_sources(source_folder
     assert [(row["name"], row["display_name"], row["family"]) for row in manifest["labels"]] == [
         ("real", "Camera / real photo", "real"), ("blurrer", "blurrer", "blurrer"),
         ("posterizer", "Posterizer 3-bit", "quantizers")]
-    assert manifest["tile"] == {"size": 32, "stride": 32}  # the runtime's stride defaults to the model's tile
+    assert manifest["tile"]["size"] == manifest["tile"]["stride"] == 32  # the stride defaults to the model's tile
 
     test_stem = build["splits"]["test"][0]
     paths = [str(source_folder / source / f"{test_stem}.png") for source in ("posterizer", "blurrer")]
