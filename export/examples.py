@@ -29,15 +29,10 @@ MAX_SIDE = 320  # a centre crop after preparation: small files, several tiles ea
 
 def scene(name: str) -> np.ndarray:
     """A package photo prepared as the benchmark prepares photos, centre-cropped to MAX_SIDE."""
-    from PIL import Image
+    from export.photos import package_photos
+    from export.realworld import prepared_crop
 
-    from export.conditions import centre_crop
-    from export.photos import package_photos, prepare
-    from runtime.intake import read_image
-
-    path = next(p.path for p in package_photos() if p.name == name)
-    prepared = prepare(read_image(path))
-    return np.asarray(centre_crop(Image.fromarray(prepared), MAX_SIDE, MAX_SIDE, multiple=16))
+    return prepared_crop(next(p.path for p in package_photos() if p.name == name), MAX_SIDE)
 
 
 def make(output: Path) -> list[dict]:

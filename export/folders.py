@@ -17,21 +17,19 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 
 from export.generators import REAL
 from export.photos import SPLIT_NAMES
+from runtime.bundle import SOURCE_NAME
 from runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.json"
 SOURCE_KEYS = ("display_name", "family", "held_out")
-# A source's name becomes a label and a folder name.
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def source_rows(folder: Path, names: list[str]) -> list[dict]:
@@ -82,7 +80,7 @@ def source_folders(folder: Path) -> dict[str, list[Path]]:
         raise InputError(f"{folder}: files outside a source folder: {', '.join(stray[:5])} "
                          f"(put each source's images in {folder}/<source>/)")
     sources = {p.name: p for p in entries if p.is_dir()}
-    bad = [name for name in sources if not NAME_PATTERN.match(name)]
+    bad = [name for name in sources if not SOURCE_NAME.match(name)]
     if bad:
         raise InputError(f"{folder}: source folder names must be lower-case letters, digits, '.', '_' or '-' "
                          f"(they become labels): {', '.join(bad)}")
@@ -134,6 +132,7 @@ def from_folders(folder: Path, output: Path, val_share: float = 0.15, test_share
             raise InputError(f"{folder / row['name']}: {len(files[row['name']])} image(s); a source needs at least "
                              "two (one to train on, one to validate with)")
     index, sizes = [], {}
+    rows_by_name = {row["name"]: row for row in rows}
     with StagedOutput(Path(output)) as staging:
         for split in SPLIT_NAMES:  # an empty split is still a split of the dataset
             (staging / "images" / split).mkdir(parents=True)
@@ -149,7 +148,7 @@ def from_folders(folder: Path, output: Path, val_share: float = 0.15, test_share
                 split = split_of[path.stem]
                 relative = Path("images", split, name, f"{path.stem}.png")
                 save_png(image, staging / relative)
-                row = next(r for r in rows if r["name"] == name)
+                row = rows_by_name[name]
                 index.append({"split": split, "label": name, "family": row["family"], "held_out": int(row["held_out"]),
                               "photo": path.stem, "path": relative.as_posix()})
         with open(staging / "index.csv", "w", newline="") as handle:

@@ -82,16 +82,16 @@ def generated_items(folder: Path, known: set[str]) -> list[Item]:
     return items
 
 
-def prepared_crop(path: Path):
+def prepared_crop(path: Path, side: int = GENERATE_CROP):
     """A camera photo as the zoo regenerates it for the benchmarks: prepared (GENERATE_SCALE) and
-    centre-cropped to at most GENERATE_CROP on the 16-pixel grid; (H, W, 3) uint8."""
+    centre-cropped to at most `side` on the 16-pixel grid; (H, W, 3) uint8."""
     import numpy as np
 
     from export.photos import prepare
     from runtime.intake import read_image
 
     photo = prepare(read_image(path), GENERATE_SCALE)
-    return np.asarray(centre_crop(Image.fromarray(photo), GENERATE_CROP, GENERATE_CROP, multiple=16))
+    return np.asarray(centre_crop(Image.fromarray(photo), side, side, multiple=16))
 
 
 def camera_templates(items: list[Item]) -> list[dict]:

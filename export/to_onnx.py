@@ -196,13 +196,18 @@ def dataset_tiles(dataset: Path, split: str, labels: list[str], tile: int, strid
     return to_unit(torch.from_numpy(xs).permute(0, 3, 1, 2))
 
 
-def neutral_content(model, reconstructor, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """c0: the mean content code over tiles, the "no particular scene" input of G(f, c0)."""
+def mean_code(model, reconstructor, x: torch.Tensor, key: str, batch: int = 256) -> torch.Tensor:
+    """The mean over tiles x of one of the attributor's codes (`key`: "mu" or "content")."""
     from export.phase2 import reencode
 
     with torch.no_grad():
-        codes = [reencode(model, reconstructor, x[i : i + batch])["content"] for i in range(0, len(x), batch)]
+        codes = [reencode(model, reconstructor, x[i : i + batch])[key] for i in range(0, len(x), batch)]
     return torch.cat(codes).mean(0)
+
+
+def neutral_content(model, reconstructor, x: torch.Tensor) -> torch.Tensor:
+    """c0: the mean content code over tiles, the "no particular scene" input of G(f, c0)."""
+    return mean_code(model, reconstructor, x, "content")
 
 
 def camera_embeddings(model, reconstructor, dataset: Path, tile: int) -> list[list[float]]:
@@ -210,7 +215,6 @@ def camera_embeddings(model, reconstructor, dataset: Path, tile: int) -> list[li
     photo of the real class: the camera-photo guard an enrollment is checked against
     (runtime.enroll; `export.verdict` replaces it with the validation pool's camera photos)."""
     from export.data import load_split_images
-    from export.phase2 import reencode
     from export.tiles import to_unit
     from runtime.tiling import covering_grid, cut, pad_to_tile
 
@@ -218,9 +222,7 @@ def camera_embeddings(model, reconstructor, dataset: Path, tile: int) -> list[li
     for by_label in load_split_images(dataset, "val", ["real"]).values():
         padded, _ = pad_to_tile(by_label["real"], tile)
         x = to_unit(torch.from_numpy(cut(padded, covering_grid(*padded.shape[:2], tile, tile), tile)).permute(0, 3, 1, 2))
-        with torch.no_grad():
-            mu = torch.cat([reencode(model, reconstructor, x[i : i + 256])["mu"] for i in range(0, len(x), 256)])
-        embeddings.append([round(float(v), 6) for v in mu.mean(0)])
+        embeddings.append([round(float(v), 6) for v in mean_code(model, reconstructor, x, "mu")])
     return embeddings
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ MANIFEST_NAME = "manifest.json"
 _INSTALLED = Path(__file__).resolve().parent / "weights"
 SHIPPED_DIR = _INSTALLED if (_INSTALLED / MANIFEST_NAME).is_file() else Path(__file__).resolve().parents[1] / "weights"
 GRAPHS = ("reconstructor_encoder", "reconstructor_decoder", "fingerprint_encoder", "fingerprint_decoder")
+# A source's name: a label in manifests and answers, and a folder name in datasets.
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 REQUIRED_KEYS = ("format_version", "tile", "normalization", "labels", "real_label", "spaces",
                  "fingerprint", "anonymize", "open_set", "files")
 

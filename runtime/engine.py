@@ -120,6 +120,7 @@ class Engine:
         self.real_index = [label.name for label in self.labels].index(manifest["real_label"])
         fingerprint = manifest["fingerprint"]
         self.prototypes = np.asarray(fingerprint["prototypes"], dtype=np.float32)
+        self.spread = np.asarray(fingerprint["spread"], dtype=np.float32)  # within-source, per dimension of f
         self.neutral = np.asarray(fingerprint["neutral"], dtype=np.float32)
         self.neutral_content = np.asarray(fingerprint["neutral_content"], dtype=np.float32)
         self.max_change_rms = float(manifest["anonymize"]["max_change_rms"])
@@ -256,7 +257,8 @@ class Engine:
                          "reference_saved_as": analysis.saving.describe() if analysis.saving else "8-bit"},
             "tiles": {
                 "size": self.bundle.tile, "stride": self.bundle.stride,
-                "coverage": coverage(analysis.positions, self.bundle.tile, analysis.image.shape[:2]),
+                "coverage": coverage(analysis.positions, self.bundle.tile, analysis.image.shape[:2])
+                if analysis.sampled else 1.0,  # the covering grid covers every pixel
                 "positions": [list(p) for p in analysis.positions],
                 "labels": [self.labels[k].name for k in tile_best],
                 "confidence": np.exp(tile_logp.max(1)).round(4).tolist(),

@@ -14,12 +14,12 @@ photos. An enrollment is a small JSON overlay tied to the bundle it was made on 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from runtime.bundle import SOURCE_NAME
 from runtime.errors import InputError
 
 OVERLAY_FORMAT = 1
@@ -27,7 +27,6 @@ MIN_IMAGES = 3
 MAX_CAMERA_SHARE = 0.01
 RADIUS_MARGIN = 1.5  # the radius, over the largest leave-one-out distance of the enrollment images
 MIN_RADIUS = 0.5     # in within-source standard deviations: images alike still admit their source's others
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def camera_guard(manifest: dict) -> np.ndarray:
 
 
 def check_name(name: str, engine) -> None:
-    if not NAME_PATTERN.match(name or ""):
+    if not SOURCE_NAME.match(name or ""):
         raise InputError(f"name {name!r}: use lower-case letters, digits, '.', '_' or '-' (at most 64)")
     if name in {label.name for label in engine.labels} or name == "neutral":
         raise InputError(f"name {name!r}: the bundle already has a source of that name")
@@ -106,7 +105,7 @@ def enroll(engine, name: str, images, family: str | None = None, display_name: s
     if len(embeddings) < MIN_IMAGES:
         raise InputError(f"{len(embeddings)} usable image(s); enrolling a source needs at least {MIN_IMAGES}"
                          + (f" ({'; '.join(problems[:3])})" if problems else ""))
-    spread = np.asarray(engine.bundle.manifest["fingerprint"]["spread"], dtype=np.float32)
+    spread = engine.spread
     prototype = embeddings.mean(0)
     others = (embeddings.sum(0)[None] - embeddings) / (len(embeddings) - 1)
     apart = np.sqrt((((embeddings - others) / spread) ** 2).mean(1))
@@ -132,9 +131,8 @@ def match(engine, embedding: np.ndarray, enrolled: list[Enrolled]) -> tuple[Enro
     radius and nearer its prototype than any of the bundle's own; else None."""
     if not enrolled:
         return None
-    spread = np.asarray(engine.bundle.manifest["fingerprint"]["spread"], dtype=np.float32)
-    theirs = distances(embedding[None], np.asarray([e.prototype for e in enrolled], dtype=np.float32), spread)[0]
-    nearest_own = distances(embedding[None], engine.prototypes, spread)[0].min()
+    theirs = distances(embedding[None], np.asarray([e.prototype for e in enrolled], dtype=np.float32), engine.spread)[0]
+    nearest_own = distances(embedding[None], engine.prototypes, engine.spread)[0].min()
     best = int(theirs.argmin())
     if theirs[best] <= enrolled[best].radius and theirs[best] < nearest_own:
         return enrolled[best], float(theirs[best])

@@ -20,8 +20,9 @@ class FakeEngine:
     def __init__(self, embeddings: dict[str, list[float]], guard: list[list[float]]):
         self.labels = [SimpleNamespace(name=n) for n in ("real", "gan-a", "gan-b")]
         self.prototypes = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], dtype=np.float32)
+        self.spread = np.ones(2, dtype=np.float32)
         self.bundle = SimpleNamespace(sha256="f" * 64, manifest={
-            "fingerprint": {"spread": [1.0, 1.0]}, "enrollment_guard": {"camera_embeddings": guard}})
+            "enrollment_guard": {"camera_embeddings": guard}})
         self.embeddings = embeddings
 
     def embedding(self, image):
